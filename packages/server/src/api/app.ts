@@ -1,0 +1,66 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { ApiContext } from './context.js';
+import { nativeErrorHandler } from './errors.js';
+import { deliveryRoutes } from './routes/deliveries.js';
+import { endpointRoutes } from './routes/endpoints.js';
+import { eventRoutes } from './routes/events.js';
+import { eventTypeRoutes } from './routes/event-types.js';
+import { healthRoutes } from './routes/health.js';
+import { tenantRoutes } from './routes/tenants.js';
+import { SHARED_SCHEMAS } from './schemas.js';
+import { validatorCompiler } from './validation.js';
+
+export const API_VERSION = '0.1.0';
+
+/** Routers mounted beside the native API (compatibility profiles), each in its own encapsulated context. */
+export type ApiMount = (app: FastifyInstance, api: ApiContext) => Promise<void>;
+
+/**
+ * Builds the HTTP app without listening, so tests can use `inject()` and the server can decide
+ * where to listen.
+ */
+export async function buildApp(api: ApiContext, logger: Logger, mounts: ApiMount[] = []): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: api.config.maxPayloadBytes + 64 * 1024,
+    // Per-request log lines cost more than the request at webhook volumes; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    ajv: { customOptions: { removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.decorateRequest('principal', null);
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Herald API', version: API_VERSION, description: 'Webhook delivery: tenants, endpoints, events, deliveries. Errors: `{"error": {"code", "message", "details"?}}`.' },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'an API key' } } },
+      security: [{ bearerAuth: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _base, _frag, i) => (json.$id as string) ?? `def-${i}` },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  app.setErrorHandler(nativeErrorHandler);
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+  });
+
+  await app.register(healthRoutes(api));
+  await app.register(async (v1) => {
+    v1.addHook('onRequest', async (req) => api.auth.authenticate(req));
+    await v1.register(tenantRoutes(api));
+    await v1.register(eventTypeRoutes(api));
+    await v1.register(endpointRoutes(api));
+    await v1.register(eventRoutes(api));
+    await v1.register(deliveryRoutes(api));
+  });
+  for (const mount of mounts) await app.register(async (scope) => mount(scope, api));
+  return app;
+}

@@ -1,0 +1,107 @@
+import { Type, type TSchema } from '@sinclair/typebox';
+import { ATTEMPT_ERROR_KINDS, DELIVERY_STATUSES } from '../core/model.js';
+import { MAX_PAGE_SIZE } from '../store/index.js';
+
+/** JSON schemas shared by the native routes: they validate requests, shape responses and feed OpenAPI. */
+
+export const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()]);
+const Time = Type.String({ format: 'date-time' });
+const StringMap = Type.Record(Type.String(), Type.String());
+const AnyJson = Type.Unknown();
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String(),
+      message: Type.String(),
+      details: Type.Optional(Type.Array(Type.Object({ field: Type.Optional(Type.String()), message: Type.String(), code: Type.Optional(Type.String()) }))),
+    }),
+  },
+  { $id: 'Error' },
+);
+
+export const errorResponses = (...statuses: number[]): Record<number, TSchema> =>
+  Object.fromEntries(statuses.map((s) => [s, { ...Type.Ref('Error'), description: 'Error' }]));
+
+export const PageQuery = {
+  cursor: Type.Optional(Type.String({ description: 'next_cursor of the previous page' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: 50 })),
+};
+
+export const pageOf = <T extends TSchema>(item: T) =>
+  Type.Object({ data: Type.Array(item), next_cursor: Nullable(Type.String()) });
+
+export const TenantParams = Type.Object({ tid: Type.String() });
+
+export const TenantSchema = Type.Object({ id: Type.String(), name: Type.String(), created_at: Time }, { $id: 'Tenant' });
+
+export const ApiKeySchema = Type.Object(
+  { id: Type.String(), tenant_id: Nullable(Type.String()), name: Nullable(Type.String()), prefix: Type.String(), created_at: Time, expires_at: Nullable(Time), revoked_at: Nullable(Time) },
+  { $id: 'ApiKey' },
+);
+
+export const EventTypeSchema = Type.Object(
+  { name: Type.String(), description: Nullable(Type.String()), schema: Nullable(Type.Record(Type.String(), AnyJson)), created_at: Time },
+  { $id: 'EventType' },
+);
+
+export const EndpointSchema = Type.Object(
+  {
+    id: Type.String(),
+    url: Type.String(),
+    description: Nullable(Type.String()),
+    profile: Type.String(),
+    event_types: Nullable(Type.Array(Type.String())),
+    headers: StringMap,
+    rate_limit: Nullable(Type.Integer()),
+    metadata: Type.Record(Type.String(), AnyJson),
+    status: Type.Union([Type.Literal('enabled'), Type.Literal('disabled')]),
+    created_at: Time,
+    updated_at: Time,
+  },
+  { $id: 'Endpoint' },
+);
+
+export const EventSchema = Type.Object(
+  { id: Type.String(), type: Type.String(), data: AnyJson, idempotency_key: Nullable(Type.String()), environment: Type.String(), created_at: Time },
+  { $id: 'Event' },
+);
+
+export const DeliveryStatusSchema = Type.Union(DELIVERY_STATUSES.map((s) => Type.Literal(s)));
+
+export const DeliverySchema = Type.Object(
+  {
+    id: Type.String(),
+    event_id: Type.String(),
+    endpoint_id: Type.String(),
+    event_type: Type.String(),
+    status: DeliveryStatusSchema,
+    attempt_count: Type.Integer(),
+    next_attempt_at: Nullable(Time),
+    first_attempt_at: Nullable(Time),
+    last_attempt_at: Nullable(Time),
+    last_status_code: Nullable(Type.Integer()),
+    last_error_kind: Nullable(Type.String()),
+    created_at: Time,
+    updated_at: Time,
+  },
+  { $id: 'Delivery' },
+);
+
+export const AttemptSchema = Type.Object(
+  {
+    id: Type.String(),
+    attempt_number: Type.Integer(),
+    started_at: Time,
+    duration_ms: Type.Integer(),
+    url: Type.String(),
+    request_headers: StringMap,
+    response_status: Nullable(Type.Integer()),
+    response_body: Nullable(Type.String()),
+    error_kind: Nullable(Type.Union(ATTEMPT_ERROR_KINDS.map((k) => Type.Literal(k)))),
+    error_message: Nullable(Type.String()),
+  },
+  { $id: 'Attempt' },
+);
+
+export const SHARED_SCHEMAS = [ErrorBody, TenantSchema, ApiKeySchema, EventTypeSchema, EndpointSchema, EventSchema, DeliverySchema, AttemptSchema];

@@ -1,0 +1,67 @@
+/** Runtime configuration: every setting is an environment variable and a `herald serve` flag. */
+export interface Config {
+  port: number;
+  host: string;
+  /** Unset = SQLite file ./data/herald.db. */
+  databaseUrl: string | undefined;
+  /** Accepted as an admin API key when set (bootstrap for scripts and tests). */
+  adminKey: string | undefined;
+  /** Allow endpoint URLs on loopback/private networks (development and tests only). */
+  allowPrivateNetworks: boolean;
+  /** CIDRs allowed even when private networks are not. */
+  allowCidrs: string[];
+  logLevel: string;
+  /** Attempts in flight at once per process. */
+  workerConcurrency: number;
+  /** Whether this process runs the delivery worker. */
+  runWorker: boolean;
+  attemptTimeoutMs: number;
+  /** Largest accepted event payload (`data` as JSON), bytes. */
+  maxPayloadBytes: number;
+  /** How long a rotated-out secret keeps signing (native profile), ms. */
+  secretRotationGraceMs: number;
+}
+
+const bool = (v: string | undefined, fallback: boolean): boolean =>
+  v === undefined || v === '' ? fallback : ['1', 'true', 'yes', 'on'].includes(v.toLowerCase());
+
+function int(name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer (got "${v}")`);
+  return n;
+}
+
+export const ENV_VARS = {
+  PORT: 'port (default 8080)',
+  HOST: 'interface to listen on (default 127.0.0.1)',
+  DATABASE_URL: 'unset → SQLite ./data/herald.db; sqlite:PATH for another file',
+  HERALD_ADMIN_KEY: 'accepted as an admin API key',
+  HERALD_ALLOW_PRIVATE_NETWORKS: 'true to allow loopback/private endpoint URLs (default false)',
+  HERALD_ALLOW_CIDRS: 'comma-separated CIDRs allowed even when private networks are not',
+  HERALD_LOG_LEVEL: 'pino level (default info)',
+  HERALD_WORKER_CONCURRENCY: 'attempts in flight per process (default 64)',
+  HERALD_WORKER: 'false to run the API without the delivery worker (default true)',
+  HERALD_ATTEMPT_TIMEOUT_MS: 'per-attempt timeout (default 30000)',
+  HERALD_MAX_PAYLOAD_BYTES: 'largest event payload (default 262144)',
+  HERALD_SECRET_ROTATION_GRACE_MS: 'old secret keeps signing after rotation (default 86400000)',
+} as const;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const base: Config = {
+    port: int('PORT', env.PORT, 8080),
+    host: env.HOST || '127.0.0.1',
+    databaseUrl: env.DATABASE_URL || undefined,
+    adminKey: env.HERALD_ADMIN_KEY || undefined,
+    allowPrivateNetworks: bool(env.HERALD_ALLOW_PRIVATE_NETWORKS, false),
+    allowCidrs: (env.HERALD_ALLOW_CIDRS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    logLevel: env.HERALD_LOG_LEVEL || 'info',
+    workerConcurrency: int('HERALD_WORKER_CONCURRENCY', env.HERALD_WORKER_CONCURRENCY, 64),
+    runWorker: bool(env.HERALD_WORKER, true),
+    attemptTimeoutMs: int('HERALD_ATTEMPT_TIMEOUT_MS', env.HERALD_ATTEMPT_TIMEOUT_MS, 30_000),
+    maxPayloadBytes: int('HERALD_MAX_PAYLOAD_BYTES', env.HERALD_MAX_PAYLOAD_BYTES, 256 * 1024),
+    secretRotationGraceMs: int('HERALD_SECRET_ROTATION_GRACE_MS', env.HERALD_SECRET_ROTATION_GRACE_MS, 24 * 3600 * 1000),
+  };
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  return { ...base, ...defined };
+}

@@ -1,0 +1,102 @@
+/** Domain records as the core sees them: times are epoch milliseconds, JSON is parsed. */
+
+export interface Tenant {
+  id: string;
+  name: string;
+  createdAt: number;
+}
+
+export interface ApiKey {
+  id: string;
+  /** null = admin key (acts on every tenant). */
+  tenantId: string | null;
+  name: string | null;
+  prefix: string;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface EventType {
+  tenantId: string;
+  name: string;
+  description: string | null;
+  schema: Record<string, unknown> | null;
+  createdAt: number;
+}
+
+export type EndpointStatus = 'enabled' | 'disabled';
+
+export interface Endpoint {
+  id: string;
+  tenantId: string;
+  url: string;
+  description: string | null;
+  profile: string;
+  /** null = subscribed to every event type. */
+  eventTypes: string[] | null;
+  headers: Record<string, string>;
+  /** Deliveries per second; null = unlimited. */
+  rateLimit: number | null;
+  metadata: Record<string, unknown>;
+  secret: string;
+  status: EndpointStatus;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** `live` events come from the publish API; `test` events from an endpoint's test route. */
+export type EventEnvironment = 'live' | 'test';
+
+export interface WebhookEvent {
+  id: string;
+  tenantId: string;
+  type: string;
+  /** The event's data exactly as published, as JSON text: envelopes embed it without re-serialising. */
+  payload: string;
+  idempotencyKey: string | null;
+  environment: EventEnvironment;
+  createdAt: number;
+}
+
+export const DELIVERY_STATUSES = ['pending', 'delivering', 'delivered', 'retrying', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+/** Statuses a worker may still pick up (delivering only once its lease has expired). */
+export const ACTIVE_STATUSES: readonly DeliveryStatus[] = ['pending', 'retrying', 'delivering'];
+
+export interface Delivery {
+  id: string;
+  tenantId: string;
+  eventId: string;
+  endpointId: string;
+  eventType: string;
+  status: DeliveryStatus;
+  attemptCount: number;
+  /** When the next attempt is due; while delivering, when the lease expires; null once terminal. */
+  nextAttemptAt: number | null;
+  firstAttemptAt: number | null;
+  lastAttemptAt: number | null;
+  lastStatusCode: number | null;
+  lastErrorKind: AttemptErrorKind | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const ATTEMPT_ERROR_KINDS = ['timeout', 'connection', 'dns', 'tls', 'http', 'blocked', 'invalid_url'] as const;
+export type AttemptErrorKind = (typeof ATTEMPT_ERROR_KINDS)[number];
+
+export interface Attempt {
+  id: string;
+  deliveryId: string;
+  tenantId: string;
+  endpointId: string;
+  attemptNumber: number;
+  startedAt: number;
+  durationMs: number;
+  url: string;
+  requestHeaders: Record<string, string>;
+  responseStatus: number | null;
+  responseBody: string | null;
+  errorKind: AttemptErrorKind | null;
+  errorMessage: string | null;
+}

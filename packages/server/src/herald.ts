@@ -1,0 +1,90 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildApp, type ApiMount } from './api/app.js';
+import { Authenticator } from './api/auth.js';
+import type { ApiContext } from './api/context.js';
+import type { Config } from './config.js';
+import { systemClock, type Clock } from './core/clock.js';
+import type { Resolver } from './delivery/resolver.js';
+import { HttpTransport } from './delivery/transport.js';
+import { DeliveryWorker, type WorkerOptions } from './delivery/worker.js';
+import { createLogger } from './logger.js';
+import type { ServiceContext } from './services/context.js';
+import { DeliveryService } from './services/deliveries.js';
+import { EndpointService } from './services/endpoints.js';
+import { EventService } from './services/events.js';
+import { TenantService } from './services/tenants.js';
+import { Store } from './store/index.js';
+
+export interface HeraldOptions {
+  config: Config;
+  clock?: Clock;
+  /** DNS for outgoing deliveries (tests inject answers and failures). */
+  resolver?: Resolver;
+  logger?: Logger;
+  /** Extra worker settings (batch size, poll interval, jitter source…). */
+  worker?: Partial<Omit<WorkerOptions, 'store' | 'transport' | 'clock' | 'logger'>>;
+  /** Whether to start the delivery loop (default: config.runWorker). Tests drive `worker.runOnce()` instead. */
+  startWorker?: boolean;
+  /** Additional routers (compatibility profiles). */
+  mounts?: ApiMount[];
+  /** Observe every address a delivery connects to. */
+  onDial?: (host: string, address: string) => void;
+}
+
+/** One Herald process: store, API and (unless disabled) the delivery worker. */
+export class Herald {
+  private constructor(
+    readonly config: Config,
+    readonly store: Store,
+    readonly app: FastifyInstance,
+    readonly worker: DeliveryWorker,
+    readonly transport: HttpTransport,
+    readonly api: ApiContext,
+    readonly logger: Logger,
+  ) {}
+
+  static async create(opts: HeraldOptions): Promise<Herald> {
+    const { config } = opts;
+    const clock = opts.clock ?? systemClock;
+    const logger = opts.logger ?? createLogger(config.logLevel);
+    const store = await Store.open(config.databaseUrl);
+    const transport = new HttpTransport({
+      addressPolicy: { allowPrivateNetworks: config.allowPrivateNetworks, allowCidrs: config.allowCidrs },
+      resolver: opts.resolver,
+      onDial: opts.onDial,
+    });
+    const worker = new DeliveryWorker({
+      store, transport, clock, logger: logger.child({ component: 'worker' }),
+      concurrency: config.workerConcurrency, attemptTimeoutMs: config.attemptTimeoutMs, ...opts.worker,
+    });
+    const runWorker = opts.startWorker ?? config.runWorker;
+    const services: ServiceContext = { store, clock, config, nudge: () => worker.nudge() };
+    const api: ApiContext = {
+      ...services,
+      auth: new Authenticator(services),
+      tenants: new TenantService(services),
+      endpoints: new EndpointService(services),
+      events: new EventService(services),
+      deliveries: new DeliveryService(services),
+      ready: async () => ({ store: await store.ping(), worker: runWorker ? worker.isRunning : null }),
+    };
+    const app = await buildApp(api, logger, opts.mounts);
+    await app.ready();
+    if (runWorker) worker.start();
+    return new Herald(config, store, app, worker, transport, api, logger);
+  }
+
+  /** Starts listening on the configured host and port; returns the base URL. */
+  async listen(): Promise<string> {
+    return this.app.listen({ port: this.config.port, host: this.config.host });
+  }
+
+  /** Graceful stop: no new requests, in-flight attempts finish and are recorded, then the store closes. */
+  async close(): Promise<void> {
+    await this.app.close();
+    await this.worker.stop();
+    await this.transport.close();
+    await this.store.close();
+  }
+}

@@ -1,0 +1,124 @@
+import AjvModule, { type ValidateFunction } from 'ajv';
+import { HeraldError, notFound } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { Endpoint, EventEnvironment, EventType, WebhookEvent } from '../core/model.js';
+import { getProfile } from '../core/profiles/index.js';
+import type { InsertedEvent, PlannedDelivery } from '../store/index.js';
+import type { ServiceContext } from './context.js';
+
+const Ajv = AjvModule.default ?? AjvModule;
+
+export interface PublishInput {
+  type: string;
+  data: unknown;
+  idempotencyKey?: string | null;
+}
+
+export const EVENT_TYPE_NAME = /^[A-Za-z0-9_.:-]{1,255}$/;
+
+/** Endpoints that take an event of `type`: enabled and subscribed to it (no filter = everything). */
+export const isSubscribed = (endpoint: Endpoint, type: string): boolean =>
+  endpoint.status === 'enabled' && (endpoint.eventTypes === null || endpoint.eventTypes.includes(type));
+
+export class EventService {
+  private readonly ajv = new Ajv({ strict: false, allErrors: true });
+  private readonly validators = new Map<string, ValidateFunction>();
+
+  constructor(private readonly ctx: ServiceContext) {}
+
+  async createType(tenantId: string, input: { name: string; description?: string | null; schema?: Record<string, unknown> | null }): Promise<EventType> {
+    if (!EVENT_TYPE_NAME.test(input.name)) {
+      throw new HeraldError('validation_error', 'name must be 1-255 letters, digits, ".", "_", ":" or "-"', [{ field: 'name', message: 'invalid format' }]);
+    }
+    if (input.schema) {
+      try {
+        this.ajv.compile(input.schema);
+      } catch (err) {
+        throw new HeraldError('validation_error', `schema is not a valid JSON Schema: ${(err as Error).message}`, [{ field: 'schema', message: (err as Error).message }]);
+      }
+    }
+    this.validators.delete(`${tenantId}\u0000${input.name}`);
+    return this.ctx.store.eventTypes.create({
+      tenantId,
+      name: input.name,
+      description: input.description ?? null,
+      schema: input.schema ?? null,
+      createdAt: this.ctx.clock.now(),
+    });
+  }
+
+  /**
+   * Publishes events: each is checked against its type's schema, fanned out to every subscribed
+   * endpoint, and committed with all its deliveries before this returns.
+   */
+  async publish(tenantId: string, inputs: readonly PublishInput[]): Promise<InsertedEvent[]> {
+    const now = this.ctx.clock.now();
+    const endpoints = await this.ctx.store.endpoints.listEnabled(tenantId);
+    const items = [];
+    for (const [index, input] of inputs.entries()) {
+      const event = await this.prepare(tenantId, input, now, inputs.length > 1 ? `events[${index}].` : '');
+      items.push({ event, deliveries: plan(endpoints.filter((e) => isSubscribed(e, event.type))) });
+    }
+    const inserted = await this.ctx.store.events.insert(items, now);
+    if (inserted.some((r) => !r.duplicate && r.deliveries > 0)) this.ctx.nudge();
+    return inserted;
+  }
+
+  /** Sends one event to one endpoint only (its test route); `environment` is `test`. */
+  async sendTest(endpoint: Endpoint, type: string, data: unknown): Promise<{ event: WebhookEvent; deliveryId: string }> {
+    const now = this.ctx.clock.now();
+    const event = await this.prepare(endpoint.tenantId, { type, data }, now, '', 'test');
+    const [delivery] = plan([endpoint]);
+    await this.ctx.store.events.insert([{ event, deliveries: [delivery!] }], now);
+    this.ctx.nudge();
+    return { event, deliveryId: delivery!.id };
+  }
+
+  async get(tenantId: string, id: string): Promise<WebhookEvent> {
+    const event = await this.ctx.store.events.get(tenantId, id);
+    if (!event) throw notFound('Event', id);
+    return event;
+  }
+
+  private async prepare(tenantId: string, input: PublishInput, now: number, fieldPrefix: string, environment: EventEnvironment = 'live'): Promise<WebhookEvent> {
+    if (!EVENT_TYPE_NAME.test(input.type)) {
+      throw new HeraldError('validation_error', 'type must be 1-255 letters, digits, ".", "_", ":" or "-"', [{ field: `${fieldPrefix}type`, message: 'invalid format' }]);
+    }
+    const payload = JSON.stringify(input.data);
+    if (Buffer.byteLength(payload) > this.ctx.config.maxPayloadBytes) {
+      throw new HeraldError('payload_too_large', `event data is larger than ${this.ctx.config.maxPayloadBytes} bytes`, [{ field: `${fieldPrefix}data`, message: 'too large' }]);
+    }
+    const validate = await this.validatorFor(tenantId, input.type);
+    if (validate && !validate(input.data)) {
+      throw new HeraldError(
+        'unprocessable',
+        `data does not match the schema of event type "${input.type}"`,
+        (validate.errors ?? []).map((e) => ({ field: `${fieldPrefix}data${e.instancePath.replace(/\//g, '.')}`, message: e.message ?? 'invalid' })),
+      );
+    }
+    return {
+      id: newId('evt', now),
+      tenantId,
+      type: input.type,
+      payload,
+      idempotencyKey: input.idempotencyKey ?? null,
+      environment,
+      createdAt: now,
+    };
+  }
+
+  private async validatorFor(tenantId: string, type: string): Promise<ValidateFunction | undefined> {
+    const key = `${tenantId}\u0000${type}`;
+    const cached = this.validators.get(key);
+    if (cached) return cached;
+    const eventType = await this.ctx.store.eventTypes.get(tenantId, type);
+    if (!eventType?.schema) return undefined;
+    const validate = this.ajv.compile(eventType.schema);
+    this.validators.set(key, validate);
+    return validate;
+  }
+}
+
+function plan(endpoints: readonly Endpoint[]): PlannedDelivery[] {
+  return endpoints.map((e) => ({ id: getProfile(e.profile).newDeliveryId(), endpointId: e.id }));
+}

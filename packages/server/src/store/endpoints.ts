@@ -1,0 +1,151 @@
+import type { Kysely, Updateable } from 'kysely';
+import type { Endpoint, EndpointStatus } from '../core/model.js';
+import { toPage, type Page } from './page.js';
+import { toEndpoint } from './rows.js';
+import type { Database, EndpointsTable } from './schema.js';
+
+export interface EndpointPatch {
+  url?: string;
+  description?: string | null;
+  eventTypes?: string[] | null;
+  headers?: Record<string, string>;
+  rateLimit?: number | null;
+  metadata?: Record<string, unknown>;
+  status?: EndpointStatus;
+  secret?: string;
+}
+
+/** What the delivery worker needs of an endpoint, including the secrets still honoured after a rotation. */
+export interface DispatchEndpoint extends Endpoint {
+  previousSecret: string | null;
+  previousSecretExpiresAt: number | null;
+  deleted: boolean;
+}
+
+export class EndpointRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(e: Endpoint): Promise<Endpoint> {
+    await this.db
+      .insertInto('endpoints')
+      .values({
+        id: e.id,
+        tenant_id: e.tenantId,
+        url: e.url,
+        description: e.description,
+        profile: e.profile,
+        event_types: e.eventTypes === null ? null : JSON.stringify(e.eventTypes),
+        headers: JSON.stringify(e.headers),
+        rate_limit: e.rateLimit,
+        metadata: JSON.stringify(e.metadata),
+        secret: e.secret,
+        previous_secret: null,
+        previous_secret_expires_at: null,
+        status: e.status,
+        created_at: e.createdAt,
+        updated_at: e.updatedAt,
+        deleted_at: null,
+      })
+      .execute();
+    return e;
+  }
+
+  async get(tenantId: string, id: string): Promise<Endpoint | undefined> {
+    const row = await this.live(tenantId).where('id', '=', id).executeTakeFirst();
+    return row && toEndpoint(row);
+  }
+
+  async list(tenantId: string, opts: { cursor?: string; limit: number; profile?: string }): Promise<Page<Endpoint>> {
+    let q = this.live(tenantId);
+    if (opts.cursor) q = q.where('id', '<', opts.cursor);
+    if (opts.profile) q = q.where('profile', '=', opts.profile);
+    const rows = await q.orderBy('id', 'desc').limit(opts.limit + 1).execute();
+    return toPage(rows.map(toEndpoint), opts.limit);
+  }
+
+  async count(tenantId: string, profile?: string): Promise<number> {
+    let q = this.db.selectFrom('endpoints').select((eb) => eb.fn.countAll<number>().as('n')).where('tenant_id', '=', tenantId).where('deleted_at', 'is', null);
+    if (profile) q = q.where('profile', '=', profile);
+    const row = await q.executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /**
+   * Applies a patch. Disabling parks the endpoint's waiting deliveries (no next attempt) so workers
+   * stop picking them up; enabling puts them back in the queue, due now.
+   */
+  async update(tenantId: string, id: string, patch: EndpointPatch, now: number): Promise<Endpoint | undefined> {
+    const set: Updateable<EndpointsTable> = { updated_at: now };
+    if (patch.url !== undefined) set.url = patch.url;
+    if (patch.description !== undefined) set.description = patch.description;
+    if (patch.eventTypes !== undefined) set.event_types = patch.eventTypes === null ? null : JSON.stringify(patch.eventTypes);
+    if (patch.headers !== undefined) set.headers = JSON.stringify(patch.headers);
+    if (patch.rateLimit !== undefined) set.rate_limit = patch.rateLimit;
+    if (patch.metadata !== undefined) set.metadata = JSON.stringify(patch.metadata);
+    if (patch.status !== undefined) set.status = patch.status;
+    if (patch.secret !== undefined) set.secret = patch.secret;
+    return this.db.transaction().execute(async (trx) => {
+      const res = await trx.updateTable('endpoints').set(set).where('tenant_id', '=', tenantId).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) return undefined;
+      if (patch.status === 'disabled') {
+        await trx.updateTable('deliveries').set({ next_attempt_at: null, updated_at: now })
+          .where('endpoint_id', '=', id).where('status', 'in', ['pending', 'retrying']).where('next_attempt_at', 'is not', null).execute();
+      } else if (patch.status === 'enabled') {
+        await trx.updateTable('deliveries').set({ next_attempt_at: now, updated_at: now })
+          .where('endpoint_id', '=', id).where('status', 'in', ['pending', 'retrying']).where('next_attempt_at', 'is', null).execute();
+      }
+      const row = await trx.selectFrom('endpoints').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      return toEndpoint(row);
+    });
+  }
+
+  /** Replaces the secret; the old one stays valid for signing until `graceUntil` (Standard Webhooks allows several signatures). */
+  async rotateSecret(tenantId: string, id: string, secret: string, graceUntil: number, now: number): Promise<Endpoint | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const current = await trx.selectFrom('endpoints').select('secret').where('tenant_id', '=', tenantId).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+      if (!current) return undefined;
+      await trx.updateTable('endpoints')
+        .set({ secret, previous_secret: current.secret, previous_secret_expires_at: graceUntil, updated_at: now })
+        .where('id', '=', id).execute();
+      return toEndpoint(await trx.selectFrom('endpoints').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
+    });
+  }
+
+  /** Removes the endpoint from the API; its unfinished deliveries end as failed. The log stays. */
+  async delete(tenantId: string, id: string, now: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const res = await trx.updateTable('endpoints').set({ deleted_at: now, status: 'disabled', updated_at: now })
+        .where('tenant_id', '=', tenantId).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) return false;
+      await trx.updateTable('deliveries').set({ status: 'failed', next_attempt_at: null, lease_owner: null, updated_at: now })
+        .where('endpoint_id', '=', id).where('status', 'in', ['pending', 'retrying']).execute();
+      return true;
+    });
+  }
+
+  /** Endpoints of a tenant that receive new events, for fan-out. */
+  async listEnabled(tenantId: string): Promise<Endpoint[]> {
+    const rows = await this.live(tenantId).where('status', '=', 'enabled').execute();
+    return rows.map(toEndpoint);
+  }
+
+  /** By id regardless of tenant: only for the delivery worker, which got the ids from claimed deliveries. */
+  async getForDispatch(ids: readonly string[]): Promise<Map<string, DispatchEndpoint>> {
+    const out = new Map<string, DispatchEndpoint>();
+    if (ids.length === 0) return out;
+    const rows = await this.db.selectFrom('endpoints').selectAll().where('id', 'in', ids).execute();
+    for (const r of rows) {
+      out.set(r.id, {
+        ...toEndpoint(r),
+        previousSecret: r.previous_secret,
+        previousSecretExpiresAt: r.previous_secret_expires_at === null ? null : Number(r.previous_secret_expires_at),
+        deleted: r.deleted_at !== null,
+      });
+    }
+    return out;
+  }
+
+  private live(tenantId: string) {
+    return this.db.selectFrom('endpoints').selectAll().where('tenant_id', '=', tenantId).where('deleted_at', 'is', null);
+  }
+}

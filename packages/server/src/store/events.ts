@@ -1,0 +1,116 @@
+import type { Kysely } from 'kysely';
+import type { WebhookEvent } from '../core/model.js';
+import { toPage, type Page } from './page.js';
+import { toEvent } from './rows.js';
+import type { Database } from './schema.js';
+
+export interface PlannedDelivery {
+  id: string;
+  endpointId: string;
+}
+
+export interface EventToInsert {
+  event: WebhookEvent;
+  deliveries: PlannedDelivery[];
+}
+
+export interface InsertedEvent {
+  event: WebhookEvent;
+  deliveries: number;
+  /** True when the idempotency key matched an earlier event: nothing new was written. */
+  duplicate: boolean;
+}
+
+const CHUNK = 500;
+
+export class EventRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /**
+   * Writes events and all their deliveries in one transaction: once this returns, every delivery
+   * is durable in the outbox. An event whose idempotency key was seen before is not written again;
+   * the earlier event is returned instead.
+   */
+  async insert(items: readonly EventToInsert[], now: number): Promise<InsertedEvent[]> {
+    return this.db.transaction().execute(async (trx) => {
+      const out: InsertedEvent[] = [];
+      const events: Database['events'][] = [];
+      const deliveries: Database['deliveries'][] = [];
+      const seenKeys = new Map<string, InsertedEvent>();
+      for (const { event, deliveries: planned } of items) {
+        if (event.idempotencyKey !== null) {
+          const key = `${event.tenantId}\u0000${event.idempotencyKey}`;
+          const earlier = seenKeys.get(key) ?? (await this.findByIdempotencyKey(trx, event.tenantId, event.idempotencyKey));
+          if (earlier) {
+            out.push({ ...earlier, duplicate: true });
+            continue;
+          }
+          seenKeys.set(key, { event, deliveries: planned.length, duplicate: false });
+        }
+        events.push({
+          id: event.id,
+          tenant_id: event.tenantId,
+          type: event.type,
+          payload: event.payload,
+          idempotency_key: event.idempotencyKey,
+          environment: event.environment,
+          created_at: event.createdAt,
+        });
+        for (const d of planned) {
+          deliveries.push({
+            id: d.id,
+            tenant_id: event.tenantId,
+            event_id: event.id,
+            endpoint_id: d.endpointId,
+            event_type: event.type,
+            status: 'pending',
+            attempt_count: 0,
+            next_attempt_at: now,
+            lease_owner: null,
+            first_attempt_at: null,
+            last_attempt_at: null,
+            last_status_code: null,
+            last_error_kind: null,
+            created_at: now,
+            updated_at: now,
+          });
+        }
+        out.push({ event, deliveries: planned.length, duplicate: false });
+      }
+      for (let i = 0; i < events.length; i += CHUNK) await trx.insertInto('events').values(events.slice(i, i + CHUNK)).execute();
+      for (let i = 0; i < deliveries.length; i += CHUNK) await trx.insertInto('deliveries').values(deliveries.slice(i, i + CHUNK)).execute();
+      return out;
+    });
+  }
+
+  async get(tenantId: string, id: string): Promise<WebhookEvent | undefined> {
+    const row = await this.db.selectFrom('events').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+    return row && toEvent(row);
+  }
+
+  async list(tenantId: string, opts: { cursor?: string; limit: number; type?: string; after?: number; before?: number }): Promise<Page<WebhookEvent>> {
+    let q = this.db.selectFrom('events').selectAll().where('tenant_id', '=', tenantId);
+    if (opts.cursor) q = q.where('id', '<', opts.cursor);
+    if (opts.type) q = q.where('type', '=', opts.type);
+    if (opts.after !== undefined) q = q.where('created_at', '>=', opts.after);
+    if (opts.before !== undefined) q = q.where('created_at', '<', opts.before);
+    const rows = await q.orderBy('id', 'desc').limit(opts.limit + 1).execute();
+    return toPage(rows.map(toEvent), opts.limit);
+  }
+
+  /** By id regardless of tenant: only for the delivery worker. */
+  async getForDispatch(ids: readonly string[]): Promise<Map<string, WebhookEvent>> {
+    const out = new Map<string, WebhookEvent>();
+    if (ids.length === 0) return out;
+    const rows = await this.db.selectFrom('events').selectAll().where('id', 'in', ids).execute();
+    for (const r of rows) out.set(r.id, toEvent(r));
+    return out;
+  }
+
+  private async findByIdempotencyKey(db: Kysely<Database>, tenantId: string, key: string): Promise<InsertedEvent | undefined> {
+    const row = await db.selectFrom('events').selectAll().where('tenant_id', '=', tenantId).where('idempotency_key', '=', key).executeTakeFirst();
+    if (!row) return undefined;
+    const count = await db.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('event_id', '=', row.id).executeTakeFirstOrThrow();
+    return { event: toEvent(row), deliveries: Number(count.n), duplicate: true };
+  }
+}

@@ -1,0 +1,50 @@
+import type { Kysely } from 'kysely';
+import { HeraldError } from '../core/errors.js';
+import type { Tenant } from '../core/model.js';
+import { toPage, type Page } from './page.js';
+import { toTenant } from './rows.js';
+import type { Database } from './schema.js';
+
+export class TenantRepo {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(id: string, name: string, now: number): Promise<Tenant> {
+    const existing = await this.db.selectFrom('tenants').select('id').where('id', '=', id).executeTakeFirst();
+    if (existing) throw new HeraldError('conflict', `tenant "${id}" already exists`, [{ field: 'id', message: 'already in use' }]);
+    const row = { id, name, created_at: now, deleted_at: null };
+    await this.db.insertInto('tenants').values(row).execute();
+    return toTenant(row);
+  }
+
+  async get(id: string): Promise<Tenant | undefined> {
+    const row = await this.db.selectFrom('tenants').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+    return row && toTenant(row);
+  }
+
+  async list(cursor: string | undefined, limit: number): Promise<Page<Tenant>> {
+    let q = this.db.selectFrom('tenants').selectAll().where('deleted_at', 'is', null);
+    if (cursor) q = q.where('id', '<', cursor);
+    const rows = await q.orderBy('id', 'desc').limit(limit + 1).execute();
+    return toPage(rows.map(toTenant), limit);
+  }
+
+  /**
+   * Soft-deletes the tenant: its keys stop working, its endpoints are removed and its unfinished
+   * deliveries end as failed, all in one transaction. The delivery log stays until retention prunes it.
+   */
+  async delete(id: string, now: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const res = await trx.updateTable('tenants').set({ deleted_at: now }).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) return false;
+      await trx.updateTable('api_keys').set({ revoked_at: now }).where('tenant_id', '=', id).where('revoked_at', 'is', null).execute();
+      await trx.updateTable('endpoints').set({ deleted_at: now, status: 'disabled', updated_at: now }).where('tenant_id', '=', id).where('deleted_at', 'is', null).execute();
+      await trx
+        .updateTable('deliveries')
+        .set({ status: 'failed', next_attempt_at: null, lease_owner: null, updated_at: now })
+        .where('tenant_id', '=', id)
+        .where('next_attempt_at', 'is not', null)
+        .execute();
+      return true;
+    });
+  }
+}
