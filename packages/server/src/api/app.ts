@@ -33,6 +33,10 @@ export async function buildApp(api: ApiContext, logger: Logger, mounts: ApiMount
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.decorateRequest('principal', null);
+  // A POST without a body means "no options" (e.g. `curl -X POST …/test`): validate it as `{}`.
+  app.addHook('preValidation', async (req) => {
+    if (req.body === undefined && (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH')) req.body = {};
+  });
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 
   await app.register(swagger, {

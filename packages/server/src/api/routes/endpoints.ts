@@ -104,25 +104,25 @@ export const endpointRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => as
     schema: {
       tags, summary: 'Rotate the signing secret; the old one keeps signing (alongside) for the grace period',
       params: Params,
-      body: Type.Optional(Type.Object({ key: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }, { additionalProperties: false })),
+      body: Type.Object({ key: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }, { additionalProperties: false }),
       response: { 200: Type.Object({ key: Type.String() }), ...errorResponses(400, 401, 404) },
     },
   }, async (req) => {
     const tid = await api.auth.tenantFor(req, req.params.tid);
-    return { key: (await api.endpoints.rotateSecret(tid, req.params.eid, req.body?.key)).secret };
+    return { key: (await api.endpoints.rotateSecret(tid, req.params.eid, req.body.key)).secret };
   });
 
   app.post('/v1/tenants/:tid/endpoints/:eid/test', {
     schema: {
       tags, summary: 'Send a test event to this endpoint only',
       params: Params,
-      body: Type.Optional(Type.Object({ event_type: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })) }, { additionalProperties: false })),
+      body: Type.Object({ event_type: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })) }, { additionalProperties: false }),
       response: { 202: Type.Object({ event_id: Type.String(), delivery_id: Type.String() }), ...errorResponses(400, 401, 404) },
     },
   }, async (req, reply) => {
     const tid = await api.auth.tenantFor(req, req.params.tid);
     const endpoint = await api.endpoints.get(tid, req.params.eid);
-    const sample = getProfile(endpoint.profile).testEvent(req.body?.event_type, endpoint);
+    const sample = getProfile(endpoint.profile).testEvent(req.body.event_type, endpoint);
     const { event, deliveryId } = await api.events.sendTest(endpoint, sample.type, sample.data);
     return reply.status(202).send({ event_id: event.id, delivery_id: deliveryId });
   });

@@ -44,13 +44,13 @@ export const tenantRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => asyn
     schema: {
       tags, summary: 'Issue a tenant API key (admin); the key is shown only in this response',
       params: TenantParams,
-      body: Type.Optional(Type.Object({ name: Type.Optional(Type.String({ maxLength: 256 })), expires_at: Type.Optional(Nullable(Type.String({ format: 'date-time' }))) }, { additionalProperties: false })),
+      body: Type.Object({ name: Type.Optional(Type.String({ maxLength: 256 })), expires_at: Type.Optional(Nullable(Type.String({ format: 'date-time' }))) }, { additionalProperties: false }),
       response: { 201: Type.Object({ id: Type.String(), key: Type.String(), prefix: Type.String(), name: Nullable(Type.String()), created_at: Type.String(), expires_at: Nullable(Type.String()) }), ...errorResponses(400, 401, 403, 404) },
     },
   }, async (req, reply) => {
     api.auth.requireAdmin(req);
-    const expires = req.body?.expires_at ? Date.parse(req.body.expires_at) : null;
-    const { key, secret } = await api.tenants.issueKey(req.params.tid, { name: req.body?.name ?? null, expiresAt: expires });
+    const expires = req.body.expires_at ? Date.parse(req.body.expires_at) : null;
+    const { key, secret } = await api.tenants.issueKey(req.params.tid, { name: req.body.name ?? null, expiresAt: expires });
     const shown = presentApiKey(key);
     return reply.status(201).send({ id: key.id, key: secret, prefix: key.prefix, name: key.name, created_at: shown.created_at, expires_at: shown.expires_at });
   });

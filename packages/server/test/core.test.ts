@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { Webhook } from 'standardwebhooks';
+import { decideAfterAttempt, isRetryable, NATIVE_RETRY_POLICY, parseRetryAfter, type AttemptResult, type RetryPolicy } from '../src/core/retry.js';
+import { signHexSha256, signStandard, safeEqual } from '../src/core/signing.js';
+import { standardProfile } from '../src/core/profiles/standard.js';
+import { isAddressAllowed, isIpLiteral, isLocalName } from '../src/core/network.js';
+
+const fail = (statusCode: number | null, errorKind: AttemptResult['errorKind'] = statusCode === null ? 'connection' : 'http', retryAfterMs: number | null = null): AttemptResult =>
+  ({ ok: false, statusCode, errorKind, retryAfterMs });
+const noJitter = () => 0.5;
+
+describe('native retry policy', () => {
+  it('follows immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, then fails', () => {
+    const expected = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
+    expect(NATIVE_RETRY_POLICY.delaysMs).toEqual([0, ...expected]);
+    const now = 1_000_000;
+    expected.forEach((delay, i) => {
+      const d = decideAfterAttempt(NATIVE_RETRY_POLICY, i + 1, fail(500), now, noJitter);
+      expect(d).toEqual({ status: 'retrying', nextAttemptAt: now + delay });
+    });
+    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 8, fail(500), now, noJitter)).toEqual({ status: 'failed', nextAttemptAt: null });
+  });
+
+  it('applies ±20% jitter and never more', () => {
+    const low = decideAfterAttempt(NATIVE_RETRY_POLICY, 2, fail(500), 0, () => 0);
+    const high = decideAfterAttempt(NATIVE_RETRY_POLICY, 2, fail(500), 0, () => 0.999999);
+    expect(low.nextAttemptAt).toBe(240_000);
+    expect(high.nextAttemptAt).toBeGreaterThan(359_000);
+    expect(high.nextAttemptAt).toBeLessThanOrEqual(360_000);
+  });
+
+  it('delivers on success and never retries blocked or invalid targets', () => {
+    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 1, { ok: true, statusCode: 204, errorKind: null, retryAfterMs: null }, 0)).toEqual({ status: 'delivered', nextAttemptAt: null });
+    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 1, fail(null, 'blocked'), 0).status).toBe('failed');
+    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 1, fail(null, 'invalid_url'), 0).status).toBe('failed');
+  });
+
+  it('honours Retry-After on 429/503 up to the cap, only ever lengthening the delay', () => {
+    const now = 0;
+    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 1, fail(429, 'http', 120_000), now, noJitter).nextAttemptAt).toBe(120_000);
+    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 1, fail(503, 'http', 1_000), now, noJitter).nextAttemptAt).toBe(5_000);
+    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 1, fail(429, 'http', 999 * 3_600_000), now, noJitter).nextAttemptAt).toBe(NATIVE_RETRY_POLICY.retryAfterCapMs);
+    // Retry-After on other statuses is not a throttle signal.
+    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 1, fail(500, 'http', 120_000), now, noJitter).nextAttemptAt).toBe(5_000);
+  });
+
+  it('a transient-only policy retries 5xx, 429 and network errors but not other 4xx', () => {
+    const transient: RetryPolicy = { ...NATIVE_RETRY_POLICY, retryOn: 'transient' };
+    expect(isRetryable(transient, fail(500))).toBe(true);
+    expect(isRetryable(transient, fail(429))).toBe(true);
+    expect(isRetryable(transient, fail(null, 'timeout'))).toBe(true);
+    expect(isRetryable(transient, fail(null, 'dns'))).toBe(true);
+    expect(isRetryable(transient, fail(404))).toBe(false);
+    expect(isRetryable(transient, fail(400))).toBe(false);
+    expect(isRetryable(NATIVE_RETRY_POLICY, fail(404))).toBe(true);
+  });
+
+  it('parses Retry-After as seconds or an HTTP date', () => {
+    expect(parseRetryAfter('30', 0)).toBe(30_000);
+    expect(parseRetryAfter(new Date(60_000).toUTCString(), 0)).toBe(60_000);
+    expect(parseRetryAfter('soon', 0)).toBeNull();
+    expect(parseRetryAfter(undefined, 0)).toBeNull();
+  });
+});
+
+describe('signature schemes', () => {
+  it('standard signatures verify with the standardwebhooks library', () => {
+    const secret = standardProfile.generateSecret();
+    const body = '{"type":"a.b","timestamp":"2026-01-01T00:00:00.000Z","data":{"x":1}}';
+    const ts = Math.floor(Date.now() / 1000);
+    const headers = { 'webhook-id': 'evt_1', 'webhook-timestamp': String(ts), 'webhook-signature': signStandard([secret], 'evt_1', ts, body) };
+    expect(new Webhook(secret).verify(body, headers)).toEqual(JSON.parse(body));
+    expect(() => new Webhook(secret).verify(body.replace('1}', '2}'), headers)).toThrow();
+  });
+
+  it('signs with every secret during a rotation, each one verifiable', () => {
+    const [a, b] = [standardProfile.generateSecret(), standardProfile.generateSecret()];
+    const ts = Math.floor(Date.now() / 1000);
+    const sig = signStandard([a, b], 'evt_2', ts, '{}');
+    expect(sig.split(' ')).toHaveLength(2);
+    for (const s of [a, b]) expect(() => new Webhook(s).verify('{}', { 'webhook-id': 'evt_2', 'webhook-timestamp': String(ts), 'webhook-signature': sig })).not.toThrow();
+  });
+
+  it('checks caller-supplied standard secrets', () => {
+    expect(standardProfile.checkSecret(standardProfile.generateSecret())).toBeNull();
+    expect(standardProfile.checkSecret('whsec_short')).not.toBeNull();
+    expect(standardProfile.checkSecret('plain-text-secret-of-sufficient-length')).not.toBeNull();
+  });
+
+  it('hex sha256 signatures match a plain HMAC', async () => {
+    const { createHmac } = await import('node:crypto');
+    expect(signHexSha256('s3cret', 'body')).toBe(`sha256=${createHmac('sha256', 's3cret').update('body').digest('hex')}`);
+    expect(safeEqual('abc', 'abc')).toBe(true);
+    expect(safeEqual('abc', 'abd')).toBe(false);
+    expect(safeEqual('abc', 'abcd')).toBe(false);
+  });
+});
+
+describe('address policy', () => {
+  const strict = { allowPrivateNetworks: false, allowCidrs: [] };
+  it('refuses loopback, private, link-local, CGNAT, ULA and mapped addresses', () => {
+    for (const a of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', 'fc00::1', 'fe80::1', '::ffff:127.0.0.1', '224.0.0.1']) {
+      expect(isAddressAllowed(a, strict), a).toBe(false);
+    }
+    expect(isAddressAllowed('93.184.216.34', strict)).toBe(true);
+    expect(isAddressAllowed('2606:2800:220:1::1', strict)).toBe(true);
+  });
+  it('honours the allow-list and the development switch', () => {
+    expect(isAddressAllowed('10.1.2.3', { allowPrivateNetworks: false, allowCidrs: ['10.1.2.0/24'] })).toBe(true);
+    expect(isAddressAllowed('10.1.3.3', { allowPrivateNetworks: false, allowCidrs: ['10.1.2.0/24'] })).toBe(false);
+    expect(isAddressAllowed('127.0.0.1', { allowPrivateNetworks: true, allowCidrs: [] })).toBe(true);
+  });
+  it('recognises odd spellings of addresses and local names', () => {
+    expect(isIpLiteral('127.1')).toBe(true);
+    expect(isIpLiteral('0x7f.0.0.1')).toBe(true);
+    expect(isIpLiteral('example.com')).toBe(false);
+    expect(isLocalName('LOCALHOST.')).toBe(true);
+    expect(isLocalName('api.localhost')).toBe(true);
+    expect(isLocalName('localhost.example.com')).toBe(false);
+  });
+});
