@@ -1,0 +1,334 @@
+// npm run bench [-- --quick] [--events N] [--endpoints M] [--backlog N] [--store sqlite]
+// Measures Herald against the raw signed-POST ceiling of this machine and against a BullMQ sender,
+// side by side in one run, and writes bench/results/latest.json. Traffic goes to 127.0.0.1 only.
+import { fork, spawn } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { Pool } from 'undici';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const HERALD_BIN = join(root, 'packages/server/dist/bin/herald.js');
+
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(`--${name}`);
+const opt = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : fallback;
+};
+const QUICK = flag('quick');
+const EVENTS = Number(opt('events', QUICK ? 2000 : 20000));
+const ENDPOINTS = Number(opt('endpoints', QUICK ? 2 : 5));
+const BACKLOG = Number(opt('backlog', QUICK ? 20000 : 1_000_000));
+const STORE = opt('store', 'sqlite');
+const CONCURRENCY = 64;
+const TOTAL = EVENTS * ENDPOINTS;
+const STALL_MS = 30_000;
+const ADMIN = 'bench-admin-key-' + randomBytes(8).toString('hex');
+const PAD = 'x'.repeat(1000); // with the envelope, a ~1 KiB JSON body
+
+if (STORE !== 'sqlite') {
+  console.error(`--store ${STORE}: only sqlite is available in this version`);
+  process.exit(2);
+}
+
+const wall = () => performance.timeOrigin + performance.now();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (...a) => console.error('[bench]', ...a);
+
+// ---------- receiver process ----------
+async function startReceiver() {
+  const proc = fork(join(here, 'receiver.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise((resolve, reject) => {
+    proc.once('message', (m) => (m.type === 'ready' ? resolve(m.port) : reject(new Error('receiver failed'))));
+    proc.once('exit', () => reject(new Error('receiver exited')));
+  });
+  const call = (msg) => new Promise((resolve) => {
+    proc.once('message', resolve);
+    proc.send(msg);
+  });
+  return { url: `http://127.0.0.1:${port}`, call, stop: () => proc.send({ type: 'stop' }) };
+}
+
+/** Waits until the receiver has `expected` unique deliveries, or no progress for STALL_MS. */
+async function waitForAll(receiver, expected) {
+  let last = -1;
+  let lastChange = Date.now();
+  for (;;) {
+    const s = await receiver.call({ type: 'stats' });
+    if (s.unique >= expected) return s;
+    if (s.unique !== last) {
+      last = s.unique;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > STALL_MS) {
+      log(`stalled at ${s.unique}/${expected}`);
+      return s;
+    }
+    await sleep(50);
+  }
+}
+
+// ---------- Herald process ----------
+function peakRssMb(pid) {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
+async function startHerald(dbFile, extraEnv = {}) {
+  const proc = spawn(process.execPath, [HERALD_BIN, 'serve'], {
+    env: {
+      ...process.env, PORT: '0', DATABASE_URL: `sqlite:${dbFile}`, HERALD_ADMIN_KEY: ADMIN,
+      HERALD_ALLOW_PRIVATE_NETWORKS: 'true', HERALD_WORKER_CONCURRENCY: String(CONCURRENCY), HERALD_LOG_LEVEL: 'info', ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout.on('data', (c) => {
+      out += c;
+      const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    proc.once('exit', (code) => reject(new Error(`herald exited ${code}: ${out}`)));
+  });
+  proc.stdout.resume();
+  const api = async (method, path, body) => {
+    const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body && JSON.stringify(body) });
+    const json = await res.json();
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const stop = async () => {
+    const rss = peakRssMb(proc.pid);
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    await exited;
+    return rss;
+  };
+  return { proc, url, api, stop };
+}
+
+async function setupTenant(herald, receiver) {
+  await herald.api('POST', '/v1/tenants', { id: 'bench', name: 'Bench' });
+  const keys = {};
+  for (let i = 0; i < ENDPOINTS; i++) {
+    const ep = await herald.api('POST', '/v1/tenants/bench/endpoints', { url: `${receiver.url}/ep/${i}` });
+    keys[`/ep/${i}`] = (await herald.api('GET', `/v1/tenants/bench/endpoints/${ep.id}/secret`)).key;
+  }
+  await receiver.call({ type: 'keys', keys });
+}
+
+// ---------- scenarios ----------
+async function rawCeiling(receiver) {
+  await receiver.call({ type: 'reset' });
+  const secret = `whsec_${randomBytes(32).toString('base64')}`;
+  const key = Buffer.from(secret.slice(6), 'base64');
+  await receiver.call({ type: 'keys', keys: { '/ep/0': secret } });
+  const pool = new Pool(receiver.url, { connections: CONCURRENCY });
+  let next = 0;
+  const start = wall();
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < TOTAL) {
+      const i = next++;
+      const id = `raw_${i}`;
+      const body = `{"type":"bench","timestamp":"${new Date().toISOString()}","data":{"sent_at":${wall()},"pad":"${PAD}"}}`;
+      const ts = Math.floor(Date.now() / 1000);
+      const sig = `v1,${createHmac('sha256', key).update(`${id}.${ts}.${body}`).digest('base64')}`;
+      const res = await pool.request({ path: '/ep/0', method: 'POST', body, headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': sig } });
+      await res.body.dump();
+    }
+  }));
+  const s = await receiver.call({ type: 'stats' });
+  await pool.close();
+  return { name: 'raw-ceiling', deliveries_per_s: Math.round(TOTAL / ((s.lastAt - start) / 1000)), p50_ms: s.p50, p90_ms: s.p90, p99_ms: s.p99, lost: TOTAL - s.unique, duplicates: s.duplicates };
+}
+
+async function heraldSqlite(receiver) {
+  await receiver.call({ type: 'reset' });
+  const dir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
+  const dbFile = join(dir, 'bench.db');
+  const herald = await startHerald(dbFile);
+  try {
+    await setupTenant(herald, receiver);
+    const BATCH = 100;
+    let nextBatch = 0;
+    const batches = Math.ceil(EVENTS / BATCH);
+    const start = wall();
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      while (nextBatch < batches) {
+        const b = nextBatch++;
+        const n = Math.min(BATCH, EVENTS - b * BATCH);
+        const events = Array.from({ length: n }, () => ({ type: 'bench.event', data: { sent_at: wall(), pad: PAD } }));
+        await herald.api('POST', '/v1/tenants/bench/events/batch', { events });
+      }
+    }));
+    const published = wall();
+    const s = await waitForAll(receiver, TOTAL);
+    // Idle latency: single events, one at a time, on a quiet system.
+    await sleep(500);
+    await receiver.call({ type: 'reset' });
+    await setupKeysAgain(herald, receiver);
+    for (let i = 0; i < 50; i++) {
+      await herald.api('POST', '/v1/tenants/bench/events', { type: 'bench.idle', data: { sent_at: wall() } });
+      await sleep(20);
+    }
+    const idle = await waitForAll(receiver, 50 * ENDPOINTS);
+    const rss = await herald.stop();
+    const db = new Database(dbFile, { readonly: true });
+    const attempts = db.prepare('SELECT count(*) AS n FROM attempts').get().n;
+    db.close();
+    return {
+      name: 'herald-sqlite', deliveries_per_s: Math.round(TOTAL / ((s.lastAt - start) / 1000)),
+      p50_ms: s.p50, p90_ms: s.p90, p99_ms: s.p99, idle_p50_ms: idle.p50,
+      publish_per_s: Math.round(EVENTS / ((published - start) / 1000)), peak_rss_mb: rss,
+      attempts_logged: attempts, lost: TOTAL - s.unique, duplicates: s.duplicates,
+    };
+  } finally {
+    if (herald.proc.exitCode === null) await herald.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function setupKeysAgain(herald, receiver) {
+  const keys = {};
+  const list = await herald.api('GET', '/v1/tenants/bench/endpoints?limit=250');
+  for (const ep of list.data) keys[new URL(ep.url).pathname] = (await herald.api('GET', `/v1/tenants/bench/endpoints/${ep.id}/secret`)).key;
+  await receiver.call({ type: 'keys', keys });
+}
+
+async function bullmqBaseline(receiver) {
+  const { Queue } = await import('bullmq');
+  const { default: IORedis } = await import('ioredis');
+  const probe = new IORedis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (err) {
+    throw new Error(`bullmq-baseline needs Redis on 127.0.0.1:6379 (${err.message}); start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ""`);
+  } finally {
+    probe.disconnect();
+  }
+  await receiver.call({ type: 'reset' });
+  const secret = `whsec_${randomBytes(32).toString('base64')}`;
+  const keys = {};
+  for (let i = 0; i < ENDPOINTS; i++) keys[`/ep/${i}`] = secret;
+  await receiver.call({ type: 'keys', keys });
+  const name = `herald-bench-${randomBytes(4).toString('hex')}`;
+  const connection = { host: '127.0.0.1', port: 6379 };
+  const queue = new Queue(name, { connection });
+  const worker = fork(join(here, 'bullmq-worker.mjs'), [name, receiver.url, secret], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await new Promise((r) => worker.once('message', r));
+  try {
+    const start = wall();
+    for (let e = 0; e < EVENTS; e += 200) {
+      const jobs = [];
+      for (let i = e; i < Math.min(EVENTS, e + 200); i++) {
+        const body = `{"type":"bench.event","timestamp":"${new Date().toISOString()}","data":{"sent_at":${wall()},"pad":"${PAD}"}}`;
+        for (let ep = 0; ep < ENDPOINTS; ep++) jobs.push({ name: 'deliver', data: { id: `bq_${i}`, path: `/ep/${ep}`, body } });
+      }
+      await queue.addBulk(jobs);
+    }
+    const s = await waitForAll(receiver, TOTAL);
+    return { name: 'bullmq-baseline', deliveries_per_s: Math.round(TOTAL / ((s.lastAt - start) / 1000)), p50_ms: s.p50, p90_ms: s.p90, p99_ms: s.p99, peak_rss_mb: peakRssMb(worker.pid), lost: TOTAL - s.unique, duplicates: s.duplicates };
+  } finally {
+    worker.send({ type: 'stop' });
+    await new Promise((r) => worker.once('exit', r));
+    await queue.obliterate({ force: true });
+    await queue.close();
+  }
+}
+
+async function backlog(receiver) {
+  await receiver.call({ type: 'reset' });
+  const dir = mkdtempSync(join(tmpdir(), 'herald-backlog-'));
+  const dbFile = join(dir, 'backlog.db');
+  try {
+    // Endpoints through the API (so secrets are real), with no worker running yet.
+    const setup = await startHerald(dbFile, { HERALD_WORKER: 'false' });
+    await setupTenant(setup, receiver);
+    const endpoints = (await setup.api('GET', '/v1/tenants/bench/endpoints?limit=250')).data.map((e) => e.id);
+    await setup.stop();
+    // 1,000,000 due deliveries inserted in bulk.
+    const db = new Database(dbFile);
+    const now = Date.now();
+    const insEvent = db.prepare("INSERT INTO events (id, tenant_id, type, payload, idempotency_key, environment, created_at) VALUES (?, 'bench', 'bench.backlog', ?, NULL, 'live', ?)");
+    const insDelivery = db.prepare("INSERT INTO deliveries (id, tenant_id, event_id, endpoint_id, event_type, status, attempt_count, next_attempt_at, lease_owner, first_attempt_at, last_attempt_at, last_status_code, last_error_kind, created_at, updated_at) VALUES (?, 'bench', ?, ?, 'bench.backlog', 'pending', 0, ?, NULL, NULL, NULL, NULL, NULL, ?, ?)");
+    const payload = JSON.stringify({ sent_at: null, pad: PAD });
+    const events = Math.ceil(BACKLOG / endpoints.length);
+    let made = 0;
+    db.transaction(() => {
+      for (let e = 0; e < events && made < BACKLOG; e++) {
+        const eid = `evt_backlog_${String(e).padStart(8, '0')}`;
+        insEvent.run(eid, payload, now);
+        for (const ep of endpoints) {
+          if (made >= BACKLOG) break;
+          insDelivery.run(`dlv_backlog_${String(made).padStart(8, '0')}`, eid, ep, now, now, now);
+          made++;
+        }
+      }
+    })();
+    db.close();
+    log(`backlog: ${made} deliveries queued`);
+    const start = wall();
+    const herald = await startHerald(dbFile);
+    const s = await waitForAll(receiver, made);
+    const rss = await herald.stop();
+    return { name: 'backlog', backlog: made, deliveries_per_s: Math.round(s.unique / ((s.lastAt - start) / 1000)), peak_rss_mb: rss, lost: made - s.unique, duplicates: s.duplicates };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------- main ----------
+const receiver = await startReceiver();
+const results = [];
+let raw;
+try {
+  log(`${EVENTS} events × ${ENDPOINTS} endpoints = ${TOTAL} deliveries per scenario, concurrency ${CONCURRENCY}`);
+  raw = await rawCeiling(receiver);
+  log('raw ceiling', raw.deliveries_per_s, '/s');
+  const bull = await bullmqBaseline(receiver);
+  log('bullmq', bull.deliveries_per_s, '/s');
+  const sqlite = await heraldSqlite(receiver);
+  log('herald-sqlite', sqlite.deliveries_per_s, '/s');
+  const back = await backlog(receiver);
+  log('backlog', back.deliveries_per_s, '/s');
+  for (const s of [sqlite, back]) {
+    s.ratio_to_raw = +(s.deliveries_per_s / raw.deliveries_per_s).toFixed(3);
+    s.ratio_to_bullmq = +(s.deliveries_per_s / bull.deliveries_per_s).toFixed(3);
+  }
+  bull.ratio_to_raw = +(bull.deliveries_per_s / raw.deliveries_per_s).toFixed(3);
+  results.push(sqlite, bull, back);
+} finally {
+  receiver.stop();
+}
+
+const report = {
+  machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model, node: process.version, platform: `${process.platform}-${process.arch}` },
+  params: { events: EVENTS, endpoints: ENDPOINTS, deliveries: TOTAL, concurrency: CONCURRENCY, backlog: BACKLOG, quick: QUICK },
+  raw_ceiling_per_s: raw.deliveries_per_s,
+  raw_ceiling: raw,
+  scenarios: results,
+};
+mkdirSync(join(here, 'results'), { recursive: true });
+writeFileSync(join(here, 'results', QUICK ? 'quick.json' : 'latest.json'), JSON.stringify(report, null, 2) + '\n');
+
+const cols = ['name', 'deliveries_per_s', 'ratio_to_raw', 'ratio_to_bullmq', 'p50_ms', 'p90_ms', 'p99_ms', 'idle_p50_ms', 'publish_per_s', 'peak_rss_mb', 'lost', 'duplicates'];
+const rows = [{ name: 'raw-ceiling', ...raw, ratio_to_raw: 1 }, ...results];
+console.log(`\nHerald benchmark — ${report.machine.cpus} × ${report.machine.cpu_model}, Node ${report.machine.node}; ${TOTAL} deliveries of ~1 KiB per scenario\n`);
+console.log('| ' + cols.join(' | ') + ' |');
+console.log('|' + cols.map(() => '---').join('|') + '|');
+for (const r of rows) console.log('| ' + cols.map((c) => (r[c] === undefined || r[c] === null ? '' : r[c])).join(' | ') + ' |');
+const lost = rows.reduce((n, r) => n + (r.lost ?? 0), 0);
+if (lost > 0) {
+  console.error(`\nFAIL: ${lost} deliveries lost`);
+  process.exit(1);
+}
