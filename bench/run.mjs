@@ -26,6 +26,8 @@ const ENDPOINTS = Number(opt('endpoints', QUICK ? 2 : 5));
 const BACKLOG = Number(opt('backlog', QUICK ? 20000 : 1_000_000));
 const STORE = opt('store', 'sqlite');
 const CONCURRENCY = 64;
+const ONLY = opt('only', '').split(',').filter(Boolean); // e.g. --only herald-sqlite
+const wanted = (name) => ONLY.length === 0 || ONLY.includes(name);
 const TOTAL = EVENTS * ENDPOINTS;
 const STALL_MS = 30_000;
 const ADMIN = 'bench-admin-key-' + randomBytes(8).toString('hex');
@@ -83,7 +85,9 @@ function peakRssMb(pid) {
 }
 
 async function startHerald(dbFile, extraEnv = {}) {
-  const proc = spawn(process.execPath, [HERALD_BIN, 'serve'], {
+  // BENCH_HERALD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the Herald process only.
+  const nodeArgs = (process.env.BENCH_HERALD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, HERALD_BIN, 'serve'], {
     env: {
       ...process.env, PORT: '0', DATABASE_URL: `sqlite:${dbFile}`, HERALD_ADMIN_KEY: ADMIN,
       HERALD_ALLOW_PRIVATE_NETWORKS: 'true', HERALD_WORKER_CONCURRENCY: String(CONCURRENCY), HERALD_LOG_LEVEL: 'info', ...extraEnv,
@@ -295,18 +299,16 @@ try {
   log(`${EVENTS} events × ${ENDPOINTS} endpoints = ${TOTAL} deliveries per scenario, concurrency ${CONCURRENCY}`);
   raw = await rawCeiling(receiver);
   log('raw ceiling', raw.deliveries_per_s, '/s');
-  const bull = await bullmqBaseline(receiver);
-  log('bullmq', bull.deliveries_per_s, '/s');
-  const sqlite = await heraldSqlite(receiver);
-  log('herald-sqlite', sqlite.deliveries_per_s, '/s');
-  const back = await backlog(receiver);
-  log('backlog', back.deliveries_per_s, '/s');
-  for (const s of [sqlite, back]) {
+  const bull = wanted('bullmq-baseline') ? await bullmqBaseline(receiver) : null;
+  if (bull) log('bullmq', bull.deliveries_per_s, '/s');
+  if (wanted('herald-sqlite')) results.push(await heraldSqlite(receiver));
+  if (bull) results.push(bull);
+  if (wanted('backlog')) results.push(await backlog(receiver));
+  for (const s of results) {
+    log(s.name, s.deliveries_per_s, '/s');
     s.ratio_to_raw = +(s.deliveries_per_s / raw.deliveries_per_s).toFixed(3);
-    s.ratio_to_bullmq = +(s.deliveries_per_s / bull.deliveries_per_s).toFixed(3);
+    if (bull && s !== bull) s.ratio_to_bullmq = +(s.deliveries_per_s / bull.deliveries_per_s).toFixed(3);
   }
-  bull.ratio_to_raw = +(bull.deliveries_per_s / raw.deliveries_per_s).toFixed(3);
-  results.push(sqlite, bull, back);
 } finally {
   receiver.stop();
 }

@@ -49,11 +49,13 @@ export class DeliveryWorker {
   private flushing: Promise<void> = Promise.resolve();
   private flushScheduled = false;
   private idleWaiters: (() => void)[] = [];
+  /** Claimed deliveries, loaded and waiting for a free slot. */
+  private ready: { delivery: ClaimedDelivery; endpoint: DispatchEndpoint; event: WebhookEvent; body: string }[] = [];
 
   constructor(private readonly opts: WorkerOptions) {
     this.id = opts.workerId ?? `${hostname()}:${process.pid}:${newId('wrk').slice(-8)}`;
     this.concurrency = opts.concurrency ?? 64;
-    this.batchSize = opts.batchSize ?? 100;
+    this.batchSize = opts.batchSize ?? Math.max(100, this.concurrency);
     this.attemptTimeoutMs = opts.attemptTimeoutMs ?? 30_000;
     this.leaseMs = opts.leaseMs ?? this.attemptTimeoutMs + 30_000;
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
@@ -93,34 +95,44 @@ export class DeliveryWorker {
   async runOnce(): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await this.claimAndDispatch(this.batchSize);
+      const n = await this.claim(this.batchSize);
       total += n;
-      if (n === 0) break;
+      while (this.ready.length > 0) {
+        this.dispatchReady();
+        if (this.ready.length > 0) await this.slotFreed();
+      }
       await this.drained();
+      if (n === 0) break;
     }
-    await this.drained();
     return total;
   }
 
+  /**
+   * Claims in full batches into a small ready buffer and feeds attempts from it as slots free up,
+   * so a busy worker makes one claim per batch instead of one per freed slot.
+   */
   private async loop(): Promise<void> {
     let failures = 0;
     while (this.running) {
-      if (this.inflight >= this.concurrency) {
-        await this.sleep(this.pollIntervalMs);
-        continue;
-      }
       let claimed = 0;
-      try {
-        claimed = await this.claimAndDispatch(Math.min(this.batchSize, this.concurrency - this.inflight));
-        failures = 0;
-      } catch (err) {
-        failures++;
-        this.opts.logger.error({ err }, 'claiming deliveries failed');
-        await this.sleep(Math.min(30_000, 100 * 2 ** failures));
-        continue;
+      if (this.ready.length < this.batchSize) {
+        try {
+          claimed = await this.claim(this.batchSize);
+          failures = 0;
+        } catch (err) {
+          failures++;
+          this.opts.logger.error({ err }, 'claiming deliveries failed');
+          await this.sleep(Math.min(30_000, 100 * 2 ** failures));
+          continue;
+        }
       }
-      if (claimed === 0) await this.sleep(this.pollIntervalMs);
+      this.dispatchReady();
+      if (this.ready.length > 0) await this.slotFreed();
+      else if (claimed === 0) await this.sleep(this.pollIntervalMs);
     }
+    // Stopping: claimed but never started deliveries go back to the queue at once.
+    const unstarted = this.ready.splice(0);
+    await this.opts.store.queue.unclaim(this.id, unstarted.map((r) => r.delivery.id), this.opts.clock.now());
   }
 
   private sleep(ms: number): Promise<void> {
@@ -136,7 +148,25 @@ export class DeliveryWorker {
     });
   }
 
-  private async claimAndDispatch(limit: number): Promise<number> {
+  /** Resolves when an attempt finishes (or the worker is nudged/stopped). */
+  private slotFreed(): Promise<void> {
+    return this.sleep(this.pollIntervalMs);
+  }
+
+  private dispatchReady(): void {
+    while (this.inflight < this.concurrency && this.ready.length > 0) {
+      const r = this.ready.shift()!;
+      this.inflight++;
+      void this.attempt(r.delivery, r.endpoint, r.event, r.body).finally(() => {
+        this.inflight--;
+        this.nudge();
+        this.checkIdle();
+      });
+    }
+  }
+
+  /** Claims up to `limit` due deliveries, loads what their attempts need, and queues them as ready. */
+  private async claim(limit: number): Promise<number> {
     const { store, clock } = this.opts;
     const now = clock.now();
     const claimed = await store.queue.claim(this.id, now, now + this.leaseMs, limit);
@@ -165,12 +195,7 @@ export class DeliveryWorker {
         body = getProfile(endpoint.profile).serializeEnvelope(event);
         bodies.set(bodyKey, body);
       }
-      this.inflight++;
-      void this.attempt(delivery, endpoint, event, body).finally(() => {
-        this.inflight--;
-        if (this.inflight < this.concurrency) this.nudge();
-        this.checkIdle();
-      });
+      this.ready.push({ delivery, endpoint, event, body });
     }
     await store.queue.release(this.id, toPark, 'park', now);
     await store.queue.release(this.id, toFail, 'fail', now);

@@ -113,4 +113,19 @@ export class QueueRepo {
         .where('id', 'in', ids).where('lease_owner', '=', workerId).execute();
     }
   }
+
+  /** Gives claimed, never-attempted deliveries back to the queue, due now (graceful stop). */
+  async unclaim(workerId: string, ids: readonly string[], now: number): Promise<void> {
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      await this.db.updateTable('deliveries')
+        .set((eb) => ({
+          status: eb.case().when('attempt_count', '=', 0).then('pending').else('retrying').end(),
+          next_attempt_at: now,
+          lease_owner: null,
+          updated_at: now,
+        }))
+        .where('id', 'in', ids.slice(i, i + CHUNK)).where('lease_owner', '=', workerId).where('status', '=', 'delivering')
+        .execute();
+    }
+  }
 }
