@@ -1,0 +1,20 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const root = resolve(__dirname, '../../..');
+
+// CI smoke test of `npm run bench -- --quick`: every scenario must deliver everything. Speed is
+// not asserted here (it depends on the machine); the benchmark itself reports it.
+it('npm run bench -- --quick delivers every delivery in every scenario', async () => {
+  await run(process.execPath, [resolve(root, 'bench/run.mjs'), '--quick'], { cwd: root, timeout: 150_000 });
+  const report = JSON.parse(readFileSync(resolve(root, 'bench/results/quick.json'), 'utf8'));
+  expect(report.raw_ceiling.lost).toBe(0);
+  expect(report.scenarios.map((s: { name: string }) => s.name)).toEqual(['herald-sqlite', 'bullmq-baseline', 'backlog']);
+  for (const s of report.scenarios) expect(s.lost, s.name).toBe(0);
+  const herald = report.scenarios.find((s: { name: string }) => s.name === 'herald-sqlite');
+  expect(herald.attempts_logged).toBe(report.params.deliveries + 50 * report.params.endpoints);
+}, 180_000);
