@@ -1,10 +1,11 @@
 import { HeraldError } from '../errors.js';
 import type { Profile } from './profile.js';
+import { lilyProfile } from './lily.js';
 import { standardProfile } from './standard.js';
 
 export type { Profile, AttemptContext } from './profile.js';
 
-const registry = new Map<string, Profile>([[standardProfile.name, standardProfile]]);
+const registry = new Map<string, Profile>([standardProfile, lilyProfile].map((p) => [p.name, p]));
 
 export const DEFAULT_PROFILE = standardProfile.name;
 
