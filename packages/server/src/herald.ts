@@ -15,6 +15,7 @@ import { EndpointService } from './services/endpoints.js';
 import { EventService } from './services/events.js';
 import { TenantService } from './services/tenants.js';
 import { Store } from './store/index.js';
+import { allMounts } from './profiles.js';
 
 export interface HeraldOptions {
   config: Config;
@@ -26,7 +27,7 @@ export interface HeraldOptions {
   worker?: Partial<Omit<WorkerOptions, 'store' | 'transport' | 'clock' | 'logger'>>;
   /** Whether to start the delivery loop (default: config.runWorker). Tests drive `worker.runOnce()` instead. */
   startWorker?: boolean;
-  /** Additional routers (compatibility profiles). */
+  /** Routers mounted beside the native API; default: every compatibility profile. */
   mounts?: ApiMount[];
   /** Observe every address a delivery connects to. */
   onDial?: (host: string, address: string) => void;
@@ -69,7 +70,7 @@ export class Herald {
       deliveries: new DeliveryService(services),
       ready: async () => ({ store: await store.ping(), worker: runWorker ? worker.isRunning : null }),
     };
-    const app = await buildApp(api, logger, opts.mounts);
+    const app = await buildApp(api, logger, opts.mounts ?? allMounts);
     await app.ready();
     if (runWorker) worker.start();
     return new Herald(config, store, app, worker, transport, api, logger);

@@ -1,4 +1,5 @@
 import type { ApiMount } from './api/app.js';
+import { lilyRoutes } from './api/profiles/lily.js';
 
 /** Compatibility-profile routers mounted beside the native API. */
-export const allMounts: ApiMount[] = [];
+export const allMounts: ApiMount[] = [async (app, api) => app.register(lilyRoutes(api))];

@@ -7,7 +7,6 @@ import { migrateToLatest } from '../store/migrate.js';
 import { openDatabase } from '../store/connect.js';
 import { TenantService } from '../services/tenants.js';
 import { systemClock } from '../core/clock.js';
-import { allMounts } from '../profiles.js';
 
 const program = new Command('herald').description('Herald: self-hostable webhook delivery').showHelpAfterError();
 
@@ -36,7 +35,7 @@ program
       logLevel: o.logLevel as string | undefined,
     };
     const config = loadConfig(process.env, overrides);
-    const herald = await Herald.create({ config, mounts: allMounts });
+    const herald = await Herald.create({ config });
     const url = await herald.listen();
     herald.logger.info({ url, store: `${herald.store.dialect} ${herald.store.location}`, worker: config.runWorker }, `Herald listening on ${url} (docs: ${url}/docs)`);
     if (!config.adminKey) herald.logger.info('no HERALD_ADMIN_KEY set: create an admin key with `npx herald keys create`');

@@ -4,6 +4,27 @@ import { toPage, type Page } from './page.js';
 import { toAttempt, toDelivery } from './rows.js';
 import type { Database } from './schema.js';
 
+/** One attempt with the event it carried, for per-endpoint delivery logs. */
+export interface AttemptLogEntry {
+  deliveryId: string;
+  eventId: string;
+  eventType: string;
+  attemptNumber: number;
+  startedAt: number;
+  durationMs: number;
+  responseStatus: number | null;
+  errorKind: string | null;
+}
+
+export interface EndpointHealth {
+  lastAttempt: AttemptLogEntry | null;
+  attemptsSince: number;
+  successesSince: number;
+  /** Failed attempts since the last successful one. */
+  consecutiveFailures: number;
+  nextRetryAt: number | null;
+}
+
 export interface DeliveryFilter {
   endpointId?: string;
   eventId?: string;
@@ -60,4 +81,50 @@ export class DeliveryRepo {
       .execute();
     return this.get(tenantId, id);
   }
+
+  /** An endpoint's attempts, newest first, by offset (for page-numbered logs). */
+  async attemptLog(tenantId: string, endpointId: string, offset: number, limit: number): Promise<{ entries: AttemptLogEntry[]; total: number }> {
+    const rows = await this.attemptQuery(tenantId, endpointId).orderBy('attempts.started_at', 'desc').orderBy('attempts.id', 'desc').offset(offset).limit(limit).execute();
+    const total = await this.db.selectFrom('attempts').select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('tenant_id', '=', tenantId).where('endpoint_id', '=', endpointId).executeTakeFirstOrThrow();
+    return { entries: rows.map(toLogEntry), total: Number(total.n) };
+  }
+
+  async endpointHealth(tenantId: string, endpointId: string, since: number): Promise<EndpointHealth> {
+    const last = await this.attemptQuery(tenantId, endpointId).orderBy('attempts.started_at', 'desc').orderBy('attempts.id', 'desc').limit(1).executeTakeFirst();
+    const window = await this.db.selectFrom('attempts')
+      .select((eb) => [eb.fn.countAll<number>().as('total'), eb.fn.count<number>('response_status').filterWhere('error_kind', 'is', null).as('ok')])
+      .where('tenant_id', '=', tenantId).where('endpoint_id', '=', endpointId).where('started_at', '>=', since)
+      .executeTakeFirstOrThrow();
+    const lastOk = await this.db.selectFrom('attempts').select('started_at')
+      .where('tenant_id', '=', tenantId).where('endpoint_id', '=', endpointId).where('error_kind', 'is', null)
+      .orderBy('started_at', 'desc').limit(1).executeTakeFirst();
+    let failures = this.db.selectFrom('attempts').select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('tenant_id', '=', tenantId).where('endpoint_id', '=', endpointId).where('error_kind', 'is not', null);
+    if (lastOk) failures = failures.where('started_at', '>', lastOk.started_at);
+    const next = await this.db.selectFrom('deliveries').select((eb) => eb.fn.min('next_attempt_at').as('at'))
+      .where('tenant_id', '=', tenantId).where('endpoint_id', '=', endpointId).where('status', '=', 'retrying')
+      .executeTakeFirstOrThrow();
+    return {
+      lastAttempt: last ? toLogEntry(last) : null,
+      attemptsSince: Number(window.total),
+      successesSince: Number(window.ok),
+      consecutiveFailures: Number((await failures.executeTakeFirstOrThrow()).n),
+      nextRetryAt: next.at === null ? null : Number(next.at),
+    };
+  }
+
+  private attemptQuery(tenantId: string, endpointId: string) {
+    return this.db.selectFrom('attempts')
+      .innerJoin('deliveries', 'deliveries.id', 'attempts.delivery_id')
+      .select(['attempts.delivery_id', 'deliveries.event_id', 'deliveries.event_type', 'attempts.attempt_number', 'attempts.started_at', 'attempts.duration_ms', 'attempts.response_status', 'attempts.error_kind'])
+      .where('attempts.tenant_id', '=', tenantId).where('attempts.endpoint_id', '=', endpointId);
+  }
+}
+
+function toLogEntry(r: { delivery_id: string; event_id: string; event_type: string; attempt_number: number; started_at: number; duration_ms: number; response_status: number | null; error_kind: string | null }): AttemptLogEntry {
+  return {
+    deliveryId: r.delivery_id, eventId: r.event_id, eventType: r.event_type, attemptNumber: r.attempt_number,
+    startedAt: Number(r.started_at), durationMs: r.duration_ms, responseStatus: r.response_status, errorKind: r.error_kind,
+  };
 }

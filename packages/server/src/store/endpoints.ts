@@ -55,11 +55,12 @@ export class EndpointRepo {
     return row && toEndpoint(row);
   }
 
-  async list(tenantId: string, opts: { cursor?: string; limit: number; profile?: string }): Promise<Page<Endpoint>> {
+  async list(tenantId: string, opts: { cursor?: string; offset?: number; limit: number; profile?: string }): Promise<Page<Endpoint>> {
     let q = this.live(tenantId);
     if (opts.cursor) q = q.where('id', '<', opts.cursor);
     if (opts.profile) q = q.where('profile', '=', opts.profile);
-    const rows = await q.orderBy('id', 'desc').limit(opts.limit + 1).execute();
+    if (opts.offset) q = q.offset(opts.offset);
+    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit + 1).execute();
     return toPage(rows.map(toEndpoint), opts.limit);
   }
 
