@@ -133,4 +133,16 @@ describe('Lily /api/webhooks management API', () => {
     const native = (await t.call('POST', '/v1/tenants/org_789xyz/endpoints', { url: r.url })).body.id;
     expect((await lily('GET', `/api/webhooks/${native}`)).status).toBe(404);
   });
+
+  it("accepts the guide's curl lines that send JSON without a Content-Type (curl's form default)", async () => {
+    const id = (await lily('POST', '/api/webhooks', { url: r.url, events: ['post.published'] })).body.id;
+    const asCurl = (method: 'PUT' | 'POST', url: string, payload: string) =>
+      t.herald.app.inject({ method, url, payload, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-www-form-urlencoded' } });
+    const put = await asCurl('PUT', `/api/webhooks/${id}`, '{"events": ["post.published", "post.failed", "content.generated"], "url": "' + r.url + '/new"}');
+    expect(put.statusCode).toBe(200);
+    expect(JSON.parse(put.body).events).toEqual(['post.published', 'post.failed', 'content.generated']);
+    const test = await asCurl('POST', `/api/webhooks/${id}/test`, '{"event_type": "post.published"}');
+    expect(test.statusCode).toBe(202);
+    expect((await asCurl('POST', `/api/webhooks/${id}/test`, 'event_type=post.published')).statusCode).toBe(400);
+  });
 });

@@ -33,6 +33,16 @@ const Pagination = Type.Object({ page: Type.Integer(), per_page: Type.Integer(),
 const IdParams = Type.Object({ id: Type.String() });
 
 export const lilyRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => async (app) => {
+  // The guide's own curl lines for PUT and …/test send JSON with `-d` but no Content-Type, which
+  // curl labels application/x-www-form-urlencoded. Scripts copied from the guide must work as they are.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, (body as string).trim() === '' ? {} : JSON.parse(body as string));
+    } catch {
+      done(new HeraldError('validation_error', 'the request body is not valid JSON', [{ field: 'body', message: 'invalid JSON' }]), undefined);
+    }
+  });
+
   /** Organization API keys only: the organization is the tenant the key belongs to. */
   app.addHook('onRequest', async (req) => {
     await api.auth.authenticate(req);
