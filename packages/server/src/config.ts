@@ -32,21 +32,6 @@ function int(name: string, v: string | undefined, fallback: number): number {
   return n;
 }
 
-export const ENV_VARS = {
-  PORT: 'port (default 8080)',
-  HOST: 'interface to listen on (default 127.0.0.1)',
-  DATABASE_URL: 'unset → SQLite ./data/herald.db; sqlite:PATH for another file',
-  HERALD_ADMIN_KEY: 'accepted as an admin API key',
-  HERALD_ALLOW_PRIVATE_NETWORKS: 'true to allow loopback/private endpoint URLs (default false)',
-  HERALD_ALLOW_CIDRS: 'comma-separated CIDRs allowed even when private networks are not',
-  HERALD_LOG_LEVEL: 'pino level (default info)',
-  HERALD_WORKER_CONCURRENCY: 'attempts in flight per process (default 64)',
-  HERALD_WORKER: 'false to run the API without the delivery worker (default true)',
-  HERALD_ATTEMPT_TIMEOUT_MS: 'per-attempt timeout (default 30000)',
-  HERALD_MAX_PAYLOAD_BYTES: 'largest event payload (default 262144)',
-  HERALD_SECRET_ROTATION_GRACE_MS: 'old secret keeps signing after rotation (default 86400000)',
-} as const;
-
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const base: Config = {
     port: int('PORT', env.PORT, 8080),

@@ -259,3 +259,24 @@ describe('delivery', () => {
     expect((await deliveriesOf(t))[0].status).toBe('delivered');
   });
 });
+
+describe('claim buffer', () => {
+  it('hands back a claimed delivery that waited half its lease instead of sending it late', async () => {
+    const clock = new ManualClock();
+    const t = await herald({ clock, worker: { leaseMs: 60_000, concurrency: 1 } });
+    await createTenant(t);
+    const r = await receiver();
+    await createEndpoint(t, 'acme', { url: r.url });
+    await publish(t, 'acme', { type: 'ping', data: {} });
+    const worker = t.herald.worker as unknown as { claim(n: number): Promise<number>; dispatchReady(): void; ready: unknown[] };
+    expect(await worker.claim(10)).toBe(1);
+    clock.advance(30_001);
+    worker.dispatchReady();
+    expect(worker.ready).toHaveLength(0);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(r.requests).toHaveLength(0);
+    expect((await deliveriesOf(t))[0]).toMatchObject({ status: 'pending' });
+    expect(await t.herald.worker.runOnce()).toBe(1);
+    expect(r.requests).toHaveLength(1);
+  });
+});

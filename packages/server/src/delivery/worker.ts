@@ -50,7 +50,7 @@ export class DeliveryWorker {
   private flushScheduled = false;
   private idleWaiters: (() => void)[] = [];
   /** Claimed deliveries, loaded and waiting for a free slot. */
-  private ready: { delivery: ClaimedDelivery; endpoint: DispatchEndpoint; event: WebhookEvent; body: string }[] = [];
+  private ready: { delivery: ClaimedDelivery; endpoint: DispatchEndpoint; event: WebhookEvent; body: string; claimedAt: number }[] = [];
 
   constructor(private readonly opts: WorkerOptions) {
     this.id = opts.workerId ?? `${hostname()}:${process.pid}:${newId('wrk').slice(-8)}`;
@@ -154,14 +154,25 @@ export class DeliveryWorker {
   }
 
   private dispatchReady(): void {
+    const staleBefore = this.opts.clock.now() - this.leaseMs / 2;
+    const stale: string[] = [];
     while (this.inflight < this.concurrency && this.ready.length > 0) {
       const r = this.ready.shift()!;
+      // Waited in the buffer for half its lease (slow endpoints hold every slot): hand it back rather
+      // than risk sending it after the lease lapsed and another claim took it.
+      if (r.claimedAt < staleBefore) {
+        stale.push(r.delivery.id);
+        continue;
+      }
       this.inflight++;
       void this.attempt(r.delivery, r.endpoint, r.event, r.body).finally(() => {
         this.inflight--;
         this.nudge();
         this.checkIdle();
       });
+    }
+    if (stale.length > 0) {
+      this.opts.store.queue.unclaim(this.id, stale, this.opts.clock.now()).catch((err: unknown) => this.opts.logger.error({ err }, 'returning stale claims failed'));
     }
   }
 
@@ -195,7 +206,7 @@ export class DeliveryWorker {
         body = getProfile(endpoint.profile).serializeEnvelope(event);
         bodies.set(bodyKey, body);
       }
-      this.ready.push({ delivery, endpoint, event, body });
+      this.ready.push({ delivery, endpoint, event, body, claimedAt: now });
     }
     await store.queue.release(this.id, toPark, 'park', now);
     await store.queue.release(this.id, toFail, 'fail', now);
