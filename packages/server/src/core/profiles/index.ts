@@ -1,11 +1,12 @@
 import { HeraldError } from '../errors.js';
 import type { Profile } from './profile.js';
 import { lilyProfile } from './lily.js';
+import { screenshotProfile } from './screenshot.js';
 import { standardProfile } from './standard.js';
 
 export type { Profile, AttemptContext } from './profile.js';
 
-const registry = new Map<string, Profile>([standardProfile, lilyProfile].map((p) => [p.name, p]));
+const registry = new Map<string, Profile>([standardProfile, lilyProfile, screenshotProfile].map((p) => [p.name, p]));
 
 export const DEFAULT_PROFILE = standardProfile.name;
 
