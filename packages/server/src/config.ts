@@ -20,6 +20,10 @@ export interface Config {
   maxPayloadBytes: number;
   /** How long a rotated-out secret keeps signing (native profile), ms. */
   secretRotationGraceMs: number;
+  /** HS256 key for JWTs on the Screenshot API surface. */
+  jwtSecret: string | undefined;
+  /** PEM public key (RS256/ES256) for JWTs on the Screenshot API surface. */
+  jwtPublicKey: string | undefined;
 }
 
 const bool = (v: string | undefined, fallback: boolean): boolean =>
@@ -46,6 +50,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     attemptTimeoutMs: int('HERALD_ATTEMPT_TIMEOUT_MS', env.HERALD_ATTEMPT_TIMEOUT_MS, 30_000),
     maxPayloadBytes: int('HERALD_MAX_PAYLOAD_BYTES', env.HERALD_MAX_PAYLOAD_BYTES, 256 * 1024),
     secretRotationGraceMs: int('HERALD_SECRET_ROTATION_GRACE_MS', env.HERALD_SECRET_ROTATION_GRACE_MS, 24 * 3600 * 1000),
+    jwtSecret: env.HERALD_JWT_SECRET || undefined,
+    jwtPublicKey: env.HERALD_JWT_PUBLIC_KEY || undefined,
   };
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   return { ...base, ...defined };

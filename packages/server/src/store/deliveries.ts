@@ -25,8 +25,16 @@ export interface EndpointHealth {
   nextRetryAt: number | null;
 }
 
+export interface DeliveryStats {
+  total: number;
+  byStatus: Record<string, number>;
+  averageDurationMs: number | null;
+}
+
 export interface DeliveryFilter {
   endpointId?: string;
+  /** Deliveries to any of these endpoints (e.g. all of one profile's endpoints). */
+  endpointIds?: readonly string[];
   eventId?: string;
   eventType?: string;
   status?: DeliveryStatus;
@@ -43,6 +51,10 @@ export class DeliveryRepo {
   async list(tenantId: string, f: DeliveryFilter): Promise<Page<Delivery>> {
     let q = this.db.selectFrom('deliveries').selectAll().where('tenant_id', '=', tenantId);
     if (f.endpointId) q = q.where('endpoint_id', '=', f.endpointId);
+    if (f.endpointIds) {
+      if (f.endpointIds.length === 0) return { data: [], nextCursor: null };
+      q = q.where('endpoint_id', 'in', f.endpointIds);
+    }
     if (f.eventId) q = q.where('event_id', '=', f.eventId);
     if (f.eventType) q = q.where('event_type', '=', f.eventType);
     if (f.status) q = q.where('status', '=', f.status);
@@ -80,6 +92,19 @@ export class DeliveryRepo {
       .where('tenant_id', '=', tenantId).where('id', '=', id).where('status', '!=', 'delivering')
       .execute();
     return this.get(tenantId, id);
+  }
+
+  /** Deliveries created since `since` to the given endpoints, counted by status, with the mean attempt duration. */
+  async stats(tenantId: string, endpointIds: readonly string[], since: number): Promise<DeliveryStats> {
+    if (endpointIds.length === 0) return { total: 0, byStatus: {}, averageDurationMs: null };
+    const rows = await this.db.selectFrom('deliveries').select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('tenant_id', '=', tenantId).where('endpoint_id', 'in', endpointIds).where('created_at', '>=', since)
+      .groupBy('status').execute();
+    const avg = await this.db.selectFrom('attempts').select((eb) => eb.fn.avg<number>('duration_ms').as('ms'))
+      .where('tenant_id', '=', tenantId).where('endpoint_id', 'in', endpointIds).where('started_at', '>=', since)
+      .executeTakeFirstOrThrow();
+    const byStatus = Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+    return { total: rows.reduce((n, r) => n + Number(r.n), 0), byStatus, averageDurationMs: avg.ms === null ? null : Number(avg.ms) };
   }
 
   /** An endpoint's attempts, newest first, by offset (for page-numbered logs). */

@@ -15,7 +15,7 @@ export type { Page } from './page.js';
 export { MAX_PAGE_SIZE } from './page.js';
 export type { ClaimedDelivery, Completion } from './queue.js';
 export type { DispatchEndpoint, EndpointPatch } from './endpoints.js';
-export type { AttemptLogEntry, DeliveryFilter, EndpointHealth } from './deliveries.js';
+export type { AttemptLogEntry, DeliveryFilter, DeliveryStats, EndpointHealth } from './deliveries.js';
 export type { EventToInsert, InsertedEvent, PlannedDelivery } from './events.js';
 
 /** One handle on the database with a repository per resource. Dialect differences stay inside the repositories. */
