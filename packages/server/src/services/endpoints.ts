@@ -76,6 +76,13 @@ export class EndpointService {
     return endpoint;
   }
 
+  /** A tenant's endpoint of one profile: compatibility APIs see only their own kind (anything else is "not found"). */
+  async getOfProfile(tenantId: string, id: string, profile: string, resource = 'Webhook'): Promise<Endpoint> {
+    const endpoint = await this.ctx.store.endpoints.get(tenantId, id);
+    if (!endpoint || endpoint.profile !== profile) throw notFound(resource, id);
+    return endpoint;
+  }
+
   async update(tenantId: string, id: string, patch: EndpointPatch): Promise<Endpoint> {
     const current = await this.get(tenantId, id);
     if (patch.url !== undefined) patch.url = checkEndpointUrl(patch.url, this.ctx.config);

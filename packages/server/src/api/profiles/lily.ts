@@ -1,6 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { HeraldError, notFound } from '../../core/errors.js';
+import { HeraldError } from '../../core/errors.js';
 import type { Endpoint } from '../../core/model.js';
 import { LILY_EVENT_TYPES, lilyProfile, lilyTime } from '../../core/profiles/lily.js';
 import type { ApiContext } from '../context.js';
@@ -49,11 +49,7 @@ export const lilyRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => async 
     if (req.principal?.kind !== 'tenant') throw new HeraldError('forbidden', 'use an organization API key (an admin key has no organization)');
   });
   const org = (req: FastifyRequest) => (req.principal as { tenantId: string }).tenantId;
-  const webhook = async (req: FastifyRequest, id: string) => {
-    const endpoint = await api.store.endpoints.get(org(req), id);
-    if (!endpoint || endpoint.profile !== PROFILE) throw notFound('Webhook', id);
-    return endpoint;
-  };
+  const webhook = (req: FastifyRequest, id: string) => api.endpoints.getOfProfile(org(req), id, PROFILE);
 
   app.post('/api/webhooks', {
     schema: {

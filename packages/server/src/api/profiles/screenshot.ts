@@ -1,7 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toIso } from '../../core/clock.js';
-import { HeraldError, notFound } from '../../core/errors.js';
+import { HeraldError } from '../../core/errors.js';
 import type { Delivery, Endpoint } from '../../core/model.js';
 import { SCREENSHOT_EVENT_TYPES, screenshotProfile } from '../../core/profiles/screenshot.js';
 import { MAX_URL_LENGTH } from '../../services/urls.js';
@@ -90,11 +90,7 @@ export const screenshotRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => 
     req.screenshotUser = await auth.userFor(req);
   });
   const user = (req: FastifyRequest) => req.screenshotUser!;
-  const webhook = async (req: FastifyRequest, id: string) => {
-    const e = await api.store.endpoints.get(user(req), id);
-    if (!e || e.profile !== PROFILE) throw notFound('Webhook', id);
-    return e;
-  };
+  const webhook = (req: FastifyRequest, id: string) => api.endpoints.getOfProfile(user(req), id, PROFILE);
   const endpointIds = async (userId: string) => (await api.store.endpoints.list(userId, { profile: PROFILE, limit: 1000 })).data.map((e) => e.id);
 
   /** The guide's limits: URL length, https (http only where private networks are allowed, i.e. development), known events. */
