@@ -1,11 +1,31 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * One behavioural suite, run once per store. Store-independent files (pure core, the CLI as a
+ * process, the benchmark smoke test) run in the sqlite project only.
+ */
+const storeIndependent = ['packages/server/test/core.test.ts', 'packages/server/test/cli.test.ts', 'packages/server/test/bench-smoke.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['packages/*/test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    // Each file gets its own SQLite file and ports; files run in parallel on the 2 cores.
     pool: 'forks',
+    projects: [
+      {
+        extends: true,
+        test: { name: 'sqlite', include: ['packages/*/test/**/*.test.ts'], env: { HERALD_TEST_STORE: 'sqlite' } },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'postgres',
+          include: ['packages/*/test/**/*.test.ts'],
+          exclude: storeIndependent,
+          env: { HERALD_TEST_STORE: 'postgres' },
+          globalSetup: ['packages/server/test/pg-setup.ts'],
+        },
+      },
+    ],
   },
 });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createEndpoint, createTenant, publish, startHerald, type TestHerald } from './helpers.js';
+import { createEndpoint, createTenant, publish, startHerald, TEST_STORE, type TestHerald } from './helpers.js';
 
 let t: TestHerald;
 beforeEach(async () => {
@@ -10,6 +10,10 @@ afterEach(async () => {
 });
 
 const URL_OK = 'http://127.0.0.1:9/hook';
+
+it('runs on the store this project is for', () => {
+  expect(t.herald.store.dialect).toBe(TEST_STORE);
+});
 
 describe('auth and tenants', () => {
   it('refuses missing and wrong keys with the same 401', async () => {

@@ -2,12 +2,34 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import pg from 'pg';
 import { pino } from 'pino';
+import { PG_URL, TEST_SCHEMA_PREFIX } from './pg-setup.js';
 import { Herald, type HeraldOptions } from '../src/herald.js';
 import { loadConfig, type Config } from '../src/config.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
+
+/** Which store this run of the suite uses: the vitest project sets it (sqlite or postgres). */
+export const TEST_STORE = process.env.HERALD_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+
+/** The store URL for a test whose files live in `dir`: a SQLite file there, or a PostgreSQL schema named after it. */
+export function storeUrlFor(dir: string): string {
+  if (TEST_STORE === 'sqlite') return `sqlite:${join(dir, 'herald.db')}`;
+  const url = new URL(PG_URL);
+  url.searchParams.set('schema', TEST_SCHEMA_PREFIX + basename(dir).replace(/[^a-z0-9]/gi, '_').toLowerCase());
+  return url.toString();
+}
+
+async function dropSchemaOf(dbUrl: string): Promise<void> {
+  const schema = new URL(dbUrl).searchParams.get('schema');
+  if (!schema?.startsWith(TEST_SCHEMA_PREFIX)) return;
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await client.end();
+}
 
 export interface ReceivedRequest {
   method: string;
@@ -98,12 +120,12 @@ export function testConfig(dbUrl: string, overrides: Partial<Config> = {}): Conf
 }
 
 /**
- * A Herald on its own SQLite file. By default the worker loop is not started: tests drive it with
+ * A Herald on its own store (SQLite file or PostgreSQL schema). By default the worker loop is not started: tests drive it with
  * `herald.worker.runOnce()` at the clock's current time, so multi-hour schedules need no sleeping.
  */
 export async function startHerald(opts: Partial<HeraldOptions> & { config?: Partial<Config>; dir?: string } = {}): Promise<TestHerald> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'herald-test-'));
-  const dbUrl = `sqlite:${join(dir, 'herald.db')}`;
+  const dbUrl = storeUrlFor(dir);
   const herald = await Herald.create({
     startWorker: false,
     logger: pino({ level: 'silent' }),
@@ -122,7 +144,10 @@ export async function startHerald(opts: Partial<HeraldOptions> & { config?: Part
     },
     async close() {
       await herald.close();
-      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+      if (!opts.dir) {
+        rmSync(dir, { recursive: true, force: true });
+        if (TEST_STORE === 'postgres') await dropSchemaOf(dbUrl);
+      }
     },
   };
 }

@@ -10,7 +10,7 @@ import { systemClock } from '../core/clock.js';
 
 const program = new Command('herald').description('Herald: self-hostable webhook delivery').showHelpAfterError();
 
-const dbOption = () => new Option('--database-url <url>', 'sqlite:PATH (default ./data/herald.db)').env('DATABASE_URL');
+const dbOption = () => new Option('--database-url <url>', 'sqlite:PATH (default ./data/herald.db) or postgres://…[?schema=name]').env('DATABASE_URL');
 
 program
   .command('serve')
@@ -58,9 +58,8 @@ program
   .description('apply database migrations (also done on start)')
   .addOption(dbOption())
   .action(async (o: { databaseUrl?: string }) => {
-    const { db, location } = openDatabase(o.databaseUrl);
-    const applied = await migrateToLatest(db);
-    await db.destroy();
+    const { db, location, schema } = openDatabase(o.databaseUrl);
+    const applied = await migrateToLatest(db, schema).finally(() => db.destroy());
     console.log(applied.length ? `applied ${applied.join(', ')} to ${location}` : `${location} is up to date`);
   });
 

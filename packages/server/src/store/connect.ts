@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
 import type { Database } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -11,6 +12,8 @@ export interface DatabaseHandle {
   dialect: DialectName;
   /** Human-readable location, with no credentials. */
   location: string;
+  /** PostgreSQL schema holding Herald's tables (from `?schema=`); undefined on SQLite. */
+  schema?: string;
 }
 
 export const DEFAULT_SQLITE_PATH = './data/herald.db';
@@ -19,10 +22,30 @@ export const DEFAULT_SQLITE_PATH = './data/herald.db';
 export function openDatabase(url: string | undefined): DatabaseHandle {
   const value = url?.trim() || `sqlite:${DEFAULT_SQLITE_PATH}`;
   if (value.startsWith('sqlite:')) return openSqlite(value.replace(/^sqlite:(\/\/)?/, ''));
-  if (/^postgres(ql)?:\/\//.test(value)) {
-    throw new Error('DATABASE_URL: the PostgreSQL store is not available in this version; use sqlite:PATH or leave it unset.');
-  }
+  if (/^postgres(ql)?:\/\//.test(value)) return openPostgres(value);
   throw new Error(`DATABASE_URL must start with "sqlite:" or "postgres://" (got "${value.split(':')[0]}:…")`);
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * `postgres://user@host:5432/db?schema=name`. The schema (default `public`) is set as the search
+ * path of every connection, so one database can hold several Herald installations (and tests).
+ */
+function openPostgres(value: string): DatabaseHandle {
+  const url = new URL(value);
+  const schema = url.searchParams.get('schema') ?? 'public';
+  url.searchParams.delete('schema');
+  if (!SCHEMA_NAME.test(schema)) throw new Error(`DATABASE_URL: schema must match ${SCHEMA_NAME} (got "${schema}")`);
+  // int8 → number: Herald's bigints are epoch milliseconds and counts, well inside 2^53.
+  pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+  const pool = new pg.Pool({ connectionString: url.toString(), max: Number(process.env.HERALD_PG_POOL_SIZE ?? 10), options: `-c search_path=${schema}` });
+  return {
+    db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+    dialect: 'postgres',
+    location: `postgres ${url.hostname}:${url.port || 5432}${url.pathname} schema ${schema}`,
+    schema,
+  };
 }
 
 function openSqlite(path: string): DatabaseHandle {

@@ -41,7 +41,12 @@ export class Store {
   /** Opens `DATABASE_URL` and brings its schema up to date. */
   static async open(url: string | undefined, opts: { migrate?: boolean } = {}): Promise<Store> {
     const handle = openDatabase(url);
-    if (opts.migrate !== false) await migrateToLatest(handle.db);
+    try {
+      if (opts.migrate !== false) await migrateToLatest(handle.db, handle.schema);
+    } catch (err) {
+      await handle.db.destroy();
+      throw err;
+    }
     return new Store(handle.db, handle.dialect, handle.location);
   }
 

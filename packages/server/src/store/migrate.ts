@@ -1,4 +1,4 @@
-import { Migrator, type Kysely } from 'kysely';
+import { Migrator, sql, type Kysely } from 'kysely';
 import { migrationProvider } from './migrations/index.js';
 import type { Database } from './schema.js';
 
@@ -7,8 +7,13 @@ import type { Database } from './schema.js';
  * (an advisory lock on PostgreSQL), and refuses to run when the database has a migration this
  * code does not know, i.e. a newer schema.
  */
-export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: migrationProvider, migrationTableName: 'herald_migrations', migrationLockTableName: 'herald_migrations_lock' });
+export async function migrateToLatest(db: Kysely<Database>, schema?: string): Promise<string[]> {
+  if (schema) await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(db);
+  const migrator = new Migrator({
+    db, provider: migrationProvider, migrationTableName: 'herald_migrations', migrationLockTableName: 'herald_migrations_lock',
+    // Pinned, or Kysely would take another schema's migration table for ours.
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
