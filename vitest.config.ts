@@ -1,10 +1,17 @@
+import { randomBytes } from 'node:crypto';
 import { defineConfig } from 'vitest/config';
+
+// One id per test run, inherited by the global setup and every test process: PostgreSQL schemas
+// are named after it, so concurrent runs against one database stay apart.
+process.env.HERALD_TEST_RUN ??= `${Math.floor(Date.now() / 1000)}_${randomBytes(2).toString('hex')}`;
 
 /**
  * One behavioural suite, run once per store. Store-independent files (pure core, the CLI as a
  * process, the benchmark smoke test) run in the sqlite project only.
  */
 const storeIndependent = ['packages/server/test/core.test.ts', 'packages/server/test/cli.test.ts', 'packages/server/test/bench-smoke.test.ts'];
+/** Several processes on one database: PostgreSQL only. */
+const postgresOnly = ['packages/server/test/scale-out.test.ts'];
 
 export default defineConfig({
   test: {
@@ -14,7 +21,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'sqlite', include: ['packages/*/test/**/*.test.ts'], env: { HERALD_TEST_STORE: 'sqlite' } },
+        test: { name: 'sqlite', include: ['packages/*/test/**/*.test.ts'], exclude: postgresOnly, env: { HERALD_TEST_STORE: 'sqlite' } },
       },
       {
         extends: true,

@@ -15,6 +15,10 @@ export interface Config {
   workerConcurrency: number;
   /** Whether this process runs the delivery worker. */
   runWorker: boolean;
+  /** Whether this process serves the HTTP API (false for `--role worker`). */
+  runApi: boolean;
+  /** How long a worker's claim on a delivery lasts; must exceed the attempt timeout. */
+  leaseMs: number;
   attemptTimeoutMs: number;
   /** Largest accepted event payload (`data` as JSON), bytes. */
   maxPayloadBytes: number;
@@ -47,6 +51,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: env.HERALD_LOG_LEVEL || 'info',
     workerConcurrency: int('HERALD_WORKER_CONCURRENCY', env.HERALD_WORKER_CONCURRENCY, 64),
     runWorker: bool(env.HERALD_WORKER, true),
+    runApi: true,
+    leaseMs: int('HERALD_LEASE_MS', env.HERALD_LEASE_MS, 0),
     attemptTimeoutMs: int('HERALD_ATTEMPT_TIMEOUT_MS', env.HERALD_ATTEMPT_TIMEOUT_MS, 30_000),
     maxPayloadBytes: int('HERALD_MAX_PAYLOAD_BYTES', env.HERALD_MAX_PAYLOAD_BYTES, 256 * 1024),
     secretRotationGraceMs: int('HERALD_SECRET_ROTATION_GRACE_MS', env.HERALD_SECRET_ROTATION_GRACE_MS, 24 * 3600 * 1000),

@@ -15,6 +15,7 @@ import { EndpointService } from './services/endpoints.js';
 import { EventService } from './services/events.js';
 import { TenantService } from './services/tenants.js';
 import { Store } from './store/index.js';
+import { DueListener } from './store/wake.js';
 import { allMounts } from './profiles.js';
 
 export interface HeraldOptions {
@@ -43,6 +44,7 @@ export class Herald {
     readonly transport: HttpTransport,
     readonly api: ApiContext,
     readonly logger: Logger,
+    private readonly listener: DueListener | null,
   ) {}
 
   static async create(opts: HeraldOptions): Promise<Herald> {
@@ -57,7 +59,8 @@ export class Herald {
     });
     const worker = new DeliveryWorker({
       store, transport, clock, logger: logger.child({ component: 'worker' }),
-      concurrency: config.workerConcurrency, attemptTimeoutMs: config.attemptTimeoutMs, ...opts.worker,
+      concurrency: config.workerConcurrency, attemptTimeoutMs: config.attemptTimeoutMs,
+      ...(config.leaseMs > 0 ? { leaseMs: config.leaseMs } : {}), ...opts.worker,
     });
     const runWorker = opts.startWorker ?? config.runWorker;
     const services: ServiceContext = { store, clock, config, nudge: () => worker.nudge() };
@@ -72,8 +75,16 @@ export class Herald {
     };
     const app = await buildApp(api, logger, opts.mounts ?? allMounts);
     await app.ready();
-    if (runWorker) worker.start();
-    return new Herald(config, store, app, worker, transport, api, logger);
+    let listener: DueListener | null = null;
+    if (runWorker) {
+      worker.start();
+      // Other processes (api role) publish too: on PostgreSQL they announce it with NOTIFY.
+      if (store.listenConnection) {
+        listener = new DueListener(store.listenConnection.connectionString, store.listenConnection.options, () => worker.nudge(), logger.child({ component: 'listener' }));
+        await listener.start();
+      }
+    }
+    return new Herald(config, store, app, worker, transport, api, logger, listener);
   }
 
   /** Starts listening on the configured host and port; returns the base URL. */
@@ -83,6 +94,7 @@ export class Herald {
 
   /** Graceful stop: no new requests, in-flight attempts finish and are recorded, then the store closes. */
   async close(): Promise<void> {
+    await this.listener?.stop();
     await this.app.close();
     await this.worker.stop();
     await this.transport.close();

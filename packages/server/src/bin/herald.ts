@@ -21,7 +21,8 @@ program
   .addOption(new Option('--admin-key <key>', 'accept this admin API key').env('HERALD_ADMIN_KEY'))
   .addOption(new Option('--allow-private-networks', 'allow endpoint URLs on loopback/private networks (development only)').env('HERALD_ALLOW_PRIVATE_NETWORKS'))
   .addOption(new Option('--concurrency <n>', 'attempts in flight per process').env('HERALD_WORKER_CONCURRENCY').argParser(Number))
-  .addOption(new Option('--no-worker', 'serve the API only; another process delivers'))
+  .addOption(new Option('--role <role>', 'all: API and worker; api: API only; worker: delivery only (no HTTP)').choices(['all', 'api', 'worker']).env('HERALD_ROLE').default('all'))
+  .addOption(new Option('--no-worker', 'serve the API only (same as --role api)'))
   .addOption(new Option('--log-level <level>', 'trace|debug|info|warn|error').env('HERALD_LOG_LEVEL'))
   .action(async (o: Record<string, unknown>) => {
     const overrides: Partial<Config> = {
@@ -31,14 +32,20 @@ program
       adminKey: o.adminKey as string | undefined,
       allowPrivateNetworks: o.allowPrivateNetworks === undefined ? undefined : o.allowPrivateNetworks === true || String(o.allowPrivateNetworks) === 'true',
       workerConcurrency: o.concurrency as number | undefined,
-      runWorker: o.worker === false ? false : undefined,
+      runWorker: o.worker === false || o.role === 'api' ? false : o.role === 'worker' ? true : undefined,
+      runApi: o.role !== 'worker',
       logLevel: o.logLevel as string | undefined,
     };
     const config = loadConfig(process.env, overrides);
     const herald = await Herald.create({ config });
-    const url = await herald.listen();
-    herald.logger.info({ url, store: `${herald.store.dialect} ${herald.store.location}`, worker: config.runWorker }, `Herald listening on ${url} (docs: ${url}/docs)`);
-    if (!config.adminKey) herald.logger.info('no HERALD_ADMIN_KEY set: create an admin key with `npx herald keys create`');
+    const store = `${herald.store.dialect} ${herald.store.location}`;
+    if (config.runApi) {
+      const url = await herald.listen();
+      herald.logger.info({ url, store, worker: config.runWorker, workerId: config.runWorker ? herald.worker.id : undefined }, `Herald listening on ${url} (docs: ${url}/docs)`);
+      if (!config.adminKey) herald.logger.info('no HERALD_ADMIN_KEY set: create an admin key with `npx herald keys create`');
+    } else {
+      herald.logger.info({ role: 'worker', store, workerId: herald.worker.id }, 'Herald worker running');
+    }
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;

@@ -14,6 +14,8 @@ export interface DatabaseHandle {
   location: string;
   /** PostgreSQL schema holding Herald's tables (from `?schema=`); undefined on SQLite. */
   schema?: string;
+  /** PostgreSQL only: how to open another connection like the pool's (for LISTEN). */
+  listenConnection?: { connectionString: string; options: string };
 }
 
 export const DEFAULT_SQLITE_PATH = './data/herald.db';
@@ -45,6 +47,7 @@ function openPostgres(value: string): DatabaseHandle {
     dialect: 'postgres',
     location: `postgres ${url.hostname}:${url.port || 5432}${url.pathname} schema ${schema}`,
     schema,
+    listenConnection: { connectionString: url.toString(), options: `-c search_path=${schema}` },
   };
 }
 

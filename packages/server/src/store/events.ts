@@ -1,4 +1,6 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import type { DialectName } from './connect.js';
+import { DUE_CHANNEL } from './wake.js';
 import type { WebhookEvent } from '../core/model.js';
 import { toPage, type Page } from './page.js';
 import { toEvent } from './rows.js';
@@ -24,7 +26,7 @@ export interface InsertedEvent {
 const CHUNK = 500;
 
 export class EventRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Kysely<Database>, private readonly dialect: DialectName = 'sqlite') {}
 
   /**
    * Writes events and all their deliveries in one transaction: once this returns, every delivery
@@ -79,6 +81,8 @@ export class EventRepo {
       }
       for (let i = 0; i < events.length; i += CHUNK) await trx.insertInto('events').values(events.slice(i, i + CHUNK)).execute();
       for (let i = 0; i < deliveries.length; i += CHUNK) await trx.insertInto('deliveries').values(deliveries.slice(i, i + CHUNK)).execute();
+      // Wakes idle workers in other processes; delivered only if this transaction commits.
+      if (this.dialect === 'postgres' && deliveries.length > 0) await sql`SELECT pg_notify(${DUE_CHANNEL}, '')`.execute(trx);
       return out;
     });
   }

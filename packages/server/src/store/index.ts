@@ -28,12 +28,18 @@ export class Store {
   readonly deliveries: DeliveryRepo;
   readonly queue: QueueRepo;
 
-  constructor(readonly db: Kysely<Database>, readonly dialect: DialectName, readonly location: string) {
+  constructor(
+    readonly db: Kysely<Database>,
+    readonly dialect: DialectName,
+    readonly location: string,
+    /** PostgreSQL: a connection like the pool's, for the due-delivery listener. */
+    readonly listenConnection?: { connectionString: string; options: string },
+  ) {
     this.tenants = new TenantRepo(db);
     this.apiKeys = new ApiKeyRepo(db);
     this.eventTypes = new EventTypeRepo(db);
     this.endpoints = new EndpointRepo(db);
-    this.events = new EventRepo(db);
+    this.events = new EventRepo(db, dialect);
     this.deliveries = new DeliveryRepo(db);
     this.queue = new QueueRepo(db, dialect);
   }
@@ -47,7 +53,7 @@ export class Store {
       await handle.db.destroy();
       throw err;
     }
-    return new Store(handle.db, handle.dialect, handle.location);
+    return new Store(handle.db, handle.dialect, handle.location, handle.listenConnection);
   }
 
   async ping(): Promise<boolean> {
