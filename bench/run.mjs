@@ -24,7 +24,9 @@ const QUICK = flag('quick');
 const EVENTS = Number(opt('events', QUICK ? 2000 : 20000));
 const ENDPOINTS = Number(opt('endpoints', QUICK ? 2 : 5));
 const BACKLOG = Number(opt('backlog', QUICK ? 20000 : 1_000_000));
-const STORE = opt('store', 'sqlite');
+const STORE = opt('store', 'all'); // sqlite | postgres | all
+const PG_URL = process.env.DATABASE_URL?.startsWith('postgres') ? process.env.DATABASE_URL : 'postgres://postgres@127.0.0.1:5432/test';
+const PG_WORKERS = opt('pg-workers', '1,2').split(',').map(Number); // herald-postgres-N scenarios
 const CONCURRENCY = 64;
 const ONLY = opt('only', '').split(',').filter(Boolean); // e.g. --only herald-sqlite
 const wanted = (name) => ONLY.length === 0 || ONLY.includes(name);
@@ -33,8 +35,8 @@ const STALL_MS = 30_000;
 const ADMIN = 'bench-admin-key-' + randomBytes(8).toString('hex');
 const PAD = 'x'.repeat(1000); // with the envelope, a ~1 KiB JSON body
 
-if (STORE !== 'sqlite') {
-  console.error(`--store ${STORE}: only sqlite is available in this version`);
+if (!['sqlite', 'postgres', 'all'].includes(STORE)) {
+  console.error(`--store must be sqlite, postgres or all (got ${STORE})`);
   process.exit(2);
 }
 
@@ -84,12 +86,12 @@ function peakRssMb(pid) {
   }
 }
 
-async function startHerald(dbFile, extraEnv = {}) {
+async function startHerald(dbFile, extraEnv = {}, role = 'all') {
   // BENCH_HERALD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the Herald process only.
   const nodeArgs = (process.env.BENCH_HERALD_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...nodeArgs, HERALD_BIN, 'serve'], {
+  const proc = spawn(process.execPath, [...nodeArgs, HERALD_BIN, 'serve', '--role', role], {
     env: {
-      ...process.env, PORT: '0', DATABASE_URL: `sqlite:${dbFile}`, HERALD_ADMIN_KEY: ADMIN,
+      ...process.env, PORT: '0', DATABASE_URL: dbFile.startsWith('postgres') ? dbFile : `sqlite:${dbFile}`, HERALD_ADMIN_KEY: ADMIN,
       HERALD_ALLOW_PRIVATE_NETWORKS: 'true', HERALD_WORKER_CONCURRENCY: String(CONCURRENCY), HERALD_LOG_LEVEL: 'info', ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -100,6 +102,7 @@ async function startHerald(dbFile, extraEnv = {}) {
       out += c;
       const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
       if (m) resolve(m[1]);
+      else if (/Herald worker running/.test(out)) resolve(null);
     });
     proc.once('exit', (code) => reject(new Error(`herald exited ${code}: ${out}`)));
   });
@@ -155,6 +158,58 @@ async function rawCeiling(receiver) {
   return { name: 'raw-ceiling', deliveries_per_s: Math.round(TOTAL / ((s.lastAt - start) / 1000)), p50_ms: s.p50, p90_ms: s.p90, p99_ms: s.p99, lost: TOTAL - s.unique, duplicates: s.duplicates };
 }
 
+/** Publishes EVENTS events through the batch API (100 per request, 4 in flight); returns [start, end]. */
+async function publishAll(herald) {
+  const BATCH = 100;
+  let nextBatch = 0;
+  const batches = Math.ceil(EVENTS / BATCH);
+  const start = wall();
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    while (nextBatch < batches) {
+      const b = nextBatch++;
+      const n = Math.min(BATCH, EVENTS - b * BATCH);
+      const events = Array.from({ length: n }, () => ({ type: 'bench.event', data: { sent_at: wall(), pad: PAD } }));
+      await herald.api('POST', '/v1/tenants/bench/events/batch', { events });
+    }
+  }));
+  return [start, wall()];
+}
+
+/** Herald on PostgreSQL: one API process and `workers` worker processes sharing a fresh schema. */
+async function heraldPostgres(receiver, workers) {
+  const pg = (await import('pg')).default;
+  const schema = `herald_bench_${randomBytes(4).toString('hex')}`;
+  const url = new URL(PG_URL);
+  url.searchParams.set('schema', schema);
+  const admin = new pg.Client({ connectionString: PG_URL });
+  try {
+    await admin.connect();
+  } catch (err) {
+    throw new Error(`herald-postgres needs PostgreSQL at ${PG_URL.replace(/\/\/[^@]*@/, '//…@')} (set DATABASE_URL): ${err.message}`);
+  }
+  await receiver.call({ type: 'reset' });
+  const procs = [];
+  try {
+    const api = await startHerald(url.toString(), { HERALD_PG_POOL_SIZE: '8' }, 'api');
+    procs.push(api);
+    for (let i = 0; i < workers; i++) procs.push(await startHerald(url.toString(), { HERALD_PG_POOL_SIZE: '4' }, 'worker'));
+    await setupTenant(api, receiver);
+    const [start, published] = await publishAll(api);
+    const s = await waitForAll(receiver, TOTAL);
+    const rss = [];
+    for (const p of procs) rss.push(await p.stop());
+    return {
+      name: `herald-postgres-${workers}`, workers, deliveries_per_s: Math.round(TOTAL / ((s.lastAt - start) / 1000)),
+      p50_ms: s.p50, p90_ms: s.p90, p99_ms: s.p99, publish_per_s: Math.round(EVENTS / ((published - start) / 1000)),
+      peak_rss_mb: Math.max(...rss.filter(Boolean)), lost: TOTAL - s.unique, duplicates: s.duplicates,
+    };
+  } finally {
+    for (const p of procs) if (p.proc.exitCode === null) await p.stop();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  }
+}
+
 async function heraldSqlite(receiver) {
   await receiver.call({ type: 'reset' });
   const dir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
@@ -162,19 +217,7 @@ async function heraldSqlite(receiver) {
   const herald = await startHerald(dbFile);
   try {
     await setupTenant(herald, receiver);
-    const BATCH = 100;
-    let nextBatch = 0;
-    const batches = Math.ceil(EVENTS / BATCH);
-    const start = wall();
-    await Promise.all(Array.from({ length: 4 }, async () => {
-      while (nextBatch < batches) {
-        const b = nextBatch++;
-        const n = Math.min(BATCH, EVENTS - b * BATCH);
-        const events = Array.from({ length: n }, () => ({ type: 'bench.event', data: { sent_at: wall(), pad: PAD } }));
-        await herald.api('POST', '/v1/tenants/bench/events/batch', { events });
-      }
-    }));
-    const published = wall();
+    const [start, published] = await publishAll(herald);
     const s = await waitForAll(receiver, TOTAL);
     // Idle latency: single events, one at a time, on a quiet system.
     await sleep(500);
@@ -301,9 +344,13 @@ try {
   log('raw ceiling', raw.deliveries_per_s, '/s');
   const bull = wanted('bullmq-baseline') ? await bullmqBaseline(receiver) : null;
   if (bull) log('bullmq', bull.deliveries_per_s, '/s');
-  if (wanted('herald-sqlite')) results.push(await heraldSqlite(receiver));
+  const sqlite = STORE !== 'postgres';
+  if (sqlite && wanted('herald-sqlite')) results.push(await heraldSqlite(receiver));
+  if (STORE !== 'sqlite') {
+    for (const n of PG_WORKERS) if (wanted(`herald-postgres-${n}`)) results.push(await heraldPostgres(receiver, n));
+  }
   if (bull) results.push(bull);
-  if (wanted('backlog')) results.push(await backlog(receiver));
+  if (sqlite && wanted('backlog')) results.push(await backlog(receiver));
   for (const s of results) {
     log(s.name, s.deliveries_per_s, '/s');
     s.ratio_to_raw = +(s.deliveries_per_s / raw.deliveries_per_s).toFixed(3);

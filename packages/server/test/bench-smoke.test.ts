@@ -13,7 +13,7 @@ it('npm run bench -- --quick delivers every delivery in every scenario', async (
   await run(process.execPath, [resolve(root, 'bench/run.mjs'), '--quick'], { cwd: root, timeout: 150_000 });
   const report = JSON.parse(readFileSync(resolve(root, 'bench/results/quick.json'), 'utf8'));
   expect(report.raw_ceiling.lost).toBe(0);
-  expect(report.scenarios.map((s: { name: string }) => s.name)).toEqual(['herald-sqlite', 'bullmq-baseline', 'backlog']);
+  expect(report.scenarios.map((s: { name: string }) => s.name)).toEqual(['herald-sqlite', 'herald-postgres-1', 'herald-postgres-2', 'bullmq-baseline', 'backlog']);
   for (const s of report.scenarios) expect(s.lost, s.name).toBe(0);
   const herald = report.scenarios.find((s: { name: string }) => s.name === 'herald-sqlite');
   expect(herald.attempts_logged).toBe(report.params.deliveries + 50 * report.params.endpoints);
