@@ -280,3 +280,26 @@ describe('claim buffer', () => {
     expect(r.requests).toHaveLength(1);
   });
 });
+
+describe('wake-ups', () => {
+  it('a nudge that arrives while the loop is awake is remembered by its next sleep', async () => {
+    const t = await herald();
+    const worker = t.herald.worker as unknown as { nudge(): void; sleep(ms: number): Promise<void> };
+    worker.nudge(); // nobody is sleeping: e.g. the loop is mid-claim when a publish commits
+    const started = Date.now();
+    await worker.sleep(60_000);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('with a 60 s poll, every publish still reaches a running worker at once', async () => {
+    const t = await herald({ startWorker: true, worker: { pollIntervalMs: 60_000 } });
+    await createTenant(t);
+    const r = await receiver();
+    await createEndpoint(t, 'acme', { url: r.url });
+    for (let i = 0; i < 5; i++) {
+      await publish(t, 'acme', { type: 'ping', data: { i } });
+      await r.waitFor(i + 1, 5_000);
+    }
+    expect(r.requests).toHaveLength(5);
+  });
+});

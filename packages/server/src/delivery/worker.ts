@@ -45,6 +45,7 @@ export class DeliveryWorker {
   private loopDone: Promise<void> = Promise.resolve();
   private inflight = 0;
   private wake: (() => void) | null = null;
+  private nudged = false;
   private pending: Completion[] = [];
   private flushing: Promise<void> = Promise.resolve();
   private flushScheduled = false;
@@ -85,7 +86,9 @@ export class DeliveryWorker {
   nudge(): void {
     const wake = this.wake;
     this.wake = null;
-    wake?.();
+    if (wake) wake();
+    // Not sleeping (e.g. mid-claim, just before the publish committed): the next sleep returns at once.
+    else this.nudged = true;
   }
 
   /**
@@ -136,6 +139,10 @@ export class DeliveryWorker {
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.nudged) {
+      this.nudged = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.wake = null;
