@@ -100,6 +100,24 @@ describe('endpoints', () => {
     expect(rotated.body.key).not.toBe(secret.body.key);
   });
 
+  it('pages through endpoints of every profile by cursor, each exactly once', async () => {
+    // Lily and Screenshot ids are random, not time-ordered: the cursor must follow the sort key.
+    const created: string[] = [];
+    for (const profile of ['standard', 'lily', 'screenshot', 'standard', 'lily', 'screenshot']) {
+      created.push((await createEndpoint(t, 'acme', { url: URL_OK, profile })).id);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 10; page++) {
+      const res = await t.call('GET', `/v1/tenants/acme/endpoints?limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      seen.push(...res.body.data.map((e: any) => e.id));
+      cursor = res.body.next_cursor;
+      if (!cursor) break;
+    }
+    expect(seen).toHaveLength(created.length);
+    expect([...seen].sort()).toEqual([...created].sort());
+  });
+
   it('updates, lists and deletes', async () => {
     const ep = await createEndpoint(t, 'acme', { url: URL_OK });
     const patched = await t.call('PATCH', `/v1/tenants/acme/endpoints/${ep.id}`, { status: 'disabled', event_types: ['x.y'], description: null });

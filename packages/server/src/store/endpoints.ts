@@ -59,8 +59,10 @@ export class EndpointRepo {
     let q = this.live(tenantId);
     if (opts.cursor) q = q.where('id', '<', opts.cursor);
     if (opts.profile) q = q.where('profile', '=', opts.profile);
-    if (opts.offset) q = q.offset(opts.offset);
-    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(opts.limit + 1).execute();
+    // Each mode sorts by its own key: a cursor is an id (compat-profile ids are random, not
+    // time-ordered, so only id order makes `id < cursor` page correctly); page numbers read newest first.
+    q = opts.offset !== undefined ? q.orderBy('created_at', 'desc').orderBy('id', 'desc').offset(opts.offset) : q.orderBy('id', 'desc');
+    const rows = await q.limit(opts.limit + 1).execute();
     return toPage(rows.map(toEndpoint), opts.limit);
   }
 
