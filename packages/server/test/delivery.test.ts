@@ -303,3 +303,25 @@ describe('wake-ups', () => {
     expect(r.requests).toHaveLength(5);
   });
 });
+
+describe('claims handed back', () => {
+  it('a worker that finds the endpoint disabled parks each delivery with the status it had before the claim', async () => {
+    const clock = new ManualClock();
+    const t = await herald({ clock, worker: { random: () => 0.5 } });
+    await createTenant(t);
+    const r = await receiver();
+    r.replies.push(500);
+    const ep = await createEndpoint(t, 'acme', { url: r.url });
+    await publish(t, 'acme', { type: 'tried', data: {} });
+    await t.herald.worker.runOnce();
+    await publish(t, 'acme', { type: 'fresh', data: {} });
+    // Disabled behind the API's back (as if between another worker's claim and its send): the queue still holds both as due.
+    await t.herald.store.db.updateTable('endpoints').set({ status: 'disabled' }).where('id', '=', ep.id).execute();
+    clock.advance(5_000);
+    expect(await t.herald.worker.runOnce()).toBe(2);
+    expect(r.requests).toHaveLength(1);
+    const byType = Object.fromEntries((await deliveriesOf(t)).map((d: any) => [d.event_type, d]));
+    expect(byType.tried).toMatchObject({ status: 'retrying', attempt_count: 1, next_attempt_at: null });
+    expect(byType.fresh).toMatchObject({ status: 'pending', attempt_count: 0, next_attempt_at: null });
+  });
+});

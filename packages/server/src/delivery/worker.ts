@@ -215,8 +215,8 @@ export class DeliveryWorker {
       }
       this.ready.push({ delivery, endpoint, event, body, claimedAt: now });
     }
-    await store.queue.release(this.id, toPark, 'park', now);
-    await store.queue.release(this.id, toFail, 'fail', now);
+    await store.queue.release(this.id, toPark.map((d) => d.id), 'park', now);
+    await store.queue.release(this.id, toFail.map((d) => d.id), 'fail', now);
     return claimed.length;
   }
 

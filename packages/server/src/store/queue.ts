@@ -102,25 +102,25 @@ export class QueueRepo {
    * Hands claimed deliveries back without an attempt: parked (no next attempt) when their endpoint
    * is disabled, so re-enabling resumes them, or failed when the endpoint is gone.
    */
-  async release(workerId: string, items: readonly { id: string; attemptCount: number }[], outcome: 'park' | 'fail', now: number): Promise<void> {
-    if (items.length === 0) return;
-    const neverTried = items.filter((i) => i.attemptCount === 0).map((i) => i.id);
-    const tried = items.filter((i) => i.attemptCount > 0).map((i) => i.id);
-    for (const [ids, status] of [[neverTried, 'pending'], [tried, 'retrying']] as const) {
-      if (ids.length === 0) continue;
-      await this.db.updateTable('deliveries')
-        .set({ status: outcome === 'fail' ? 'failed' : status, next_attempt_at: null, lease_owner: null, updated_at: now })
-        .where('id', 'in', ids).where('lease_owner', '=', workerId).execute();
-    }
+  async release(workerId: string, ids: readonly string[], outcome: 'park' | 'fail', now: number): Promise<void> {
+    await this.handBack(workerId, ids, outcome === 'fail' ? 'failed' : 'unclaimed', null, now);
   }
 
-  /** Gives claimed, never-attempted deliveries back to the queue, due now (graceful stop). */
+  /** Gives claimed, never-attempted deliveries back to the queue, due now (graceful stop, stale buffer). */
   async unclaim(workerId: string, ids: readonly string[], now: number): Promise<void> {
+    await this.handBack(workerId, ids, 'unclaimed', now, now);
+  }
+
+  /**
+   * Ends this worker's claim on `ids`. `unclaimed` restores the status the delivery had before it was
+   * claimed: pending if it was never attempted, retrying otherwise.
+   */
+  private async handBack(workerId: string, ids: readonly string[], status: 'failed' | 'unclaimed', nextAttemptAt: number | null, now: number): Promise<void> {
     for (let i = 0; i < ids.length; i += CHUNK) {
       await this.db.updateTable('deliveries')
         .set((eb) => ({
-          status: eb.case().when('attempt_count', '=', 0).then('pending').else('retrying').end(),
-          next_attempt_at: now,
+          status: status === 'failed' ? 'failed' : eb.case().when('attempt_count', '=', 0).then('pending').else('retrying').end(),
+          next_attempt_at: nextAttemptAt,
           lease_owner: null,
           updated_at: now,
         }))
