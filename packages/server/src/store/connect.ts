@@ -41,13 +41,14 @@ function openPostgres(value: string): DatabaseHandle {
   if (!SCHEMA_NAME.test(schema)) throw new Error(`DATABASE_URL: schema must match ${SCHEMA_NAME} (got "${schema}")`);
   // int8 → number: Herald's bigints are epoch milliseconds and counts, well inside 2^53.
   pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
-  const pool = new pg.Pool({ connectionString: url.toString(), max: Number(process.env.HERALD_PG_POOL_SIZE ?? 10), options: `-c search_path=${schema}` });
+  const connection = { connectionString: url.toString(), options: `-c search_path=${schema}` };
+  const pool = new pg.Pool({ ...connection, max: Number(process.env.HERALD_PG_POOL_SIZE ?? 10) });
   return {
     db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
     dialect: 'postgres',
     location: `postgres ${url.hostname}:${url.port || 5432}${url.pathname} schema ${schema}`,
     schema,
-    listenConnection: { connectionString: url.toString(), options: `-c search_path=${schema}` },
+    listenConnection: connection,
   };
 }
 

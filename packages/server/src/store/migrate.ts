@@ -1,4 +1,4 @@
-import { Migrator, sql, type Kysely } from 'kysely';
+import { Migrator, type Kysely } from 'kysely';
 import { migrationProvider } from './migrations/index.js';
 import type { Database } from './schema.js';
 
@@ -8,10 +8,10 @@ import type { Database } from './schema.js';
  * code does not know, i.e. a newer schema.
  */
 export async function migrateToLatest(db: Kysely<Database>, schema?: string): Promise<string[]> {
-  if (schema) await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(db);
   const migrator = new Migrator({
     db, provider: migrationProvider, migrationTableName: 'herald_migrations', migrationLockTableName: 'herald_migrations_lock',
-    // Pinned, or Kysely would take another schema's migration table for ours.
+    // Pinned, or Kysely would take another schema's migration table for ours. Kysely also creates
+    // the schema, tolerating processes that start at once (PostgreSQL's IF NOT EXISTS can still race).
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();
