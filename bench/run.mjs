@@ -92,7 +92,9 @@ async function startHerald(dbFile, extraEnv = {}, role = 'all') {
   const proc = spawn(process.execPath, [...nodeArgs, HERALD_BIN, 'serve', '--role', role], {
     env: {
       ...process.env, PORT: '0', DATABASE_URL: dbFile.startsWith('postgres') ? dbFile : `sqlite:${dbFile}`, HERALD_ADMIN_KEY: ADMIN,
-      HERALD_ALLOW_PRIVATE_NETWORKS: 'true', HERALD_WORKER_CONCURRENCY: String(CONCURRENCY), HERALD_LOG_LEVEL: 'info', ...extraEnv,
+      HERALD_ALLOW_PRIVATE_NETWORKS: 'true', HERALD_WORKER_CONCURRENCY: String(CONCURRENCY),
+      // The baselines have no per-endpoint cap; Herald's (default 10) would otherwise be what is measured.
+      HERALD_ENDPOINT_MAX_IN_FLIGHT: String(CONCURRENCY), HERALD_LOG_LEVEL: 'info', ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

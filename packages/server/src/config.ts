@@ -17,9 +17,24 @@ export interface Config {
   runWorker: boolean;
   /** Whether this process serves the HTTP API (false for `--role worker`). */
   runApi: boolean;
-  /** How long a worker's claim on a delivery lasts; must exceed the attempt timeout. */
+  /** How long a worker's claim on a delivery lasts without renewal (renewed every third of it); 0 = 30 s. */
   leaseMs: number;
+  /** Default attempt timeout, and the most an endpoint's own `timeout_ms` may be. */
   attemptTimeoutMs: number;
+  /** Attempts in flight at once per endpoint per worker process, unless the endpoint sets `max_in_flight`. */
+  endpointMaxInFlight: number;
+  /** Consecutive failures that open an endpoint's circuit breaker. */
+  breakerThreshold: number;
+  /** How long an open breaker holds deliveries before one probe, ms. */
+  breakerCooldownMs: number;
+  /** Failing without a success for this long disables an endpoint, ms; 0 = never. */
+  autoDisableAfterMs: number;
+  /** Where operational events (endpoint.disabled) are delivered; unset = only logged. */
+  operatorWebhookUrl: string | undefined;
+  /** Standard Webhooks secret (whsec_…) for the operator endpoint; generated when unset. */
+  operatorWebhookSecret: string | undefined;
+  /** Events, deliveries and attempts older than this are deleted, days; 0 = keep forever. */
+  retentionDays: number;
   /** Largest accepted event payload (`data` as JSON), bytes. */
   maxPayloadBytes: number;
   /** How long a rotated-out secret keeps signing (native profile), ms. */
@@ -54,6 +69,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     runApi: true,
     leaseMs: int('HERALD_LEASE_MS', env.HERALD_LEASE_MS, 0),
     attemptTimeoutMs: int('HERALD_ATTEMPT_TIMEOUT_MS', env.HERALD_ATTEMPT_TIMEOUT_MS, 30_000),
+    endpointMaxInFlight: int('HERALD_ENDPOINT_MAX_IN_FLIGHT', env.HERALD_ENDPOINT_MAX_IN_FLIGHT, 10),
+    breakerThreshold: int('HERALD_BREAKER_THRESHOLD', env.HERALD_BREAKER_THRESHOLD, 10),
+    breakerCooldownMs: int('HERALD_BREAKER_COOLDOWN_MS', env.HERALD_BREAKER_COOLDOWN_MS, 60_000),
+    autoDisableAfterMs: int('HERALD_AUTO_DISABLE_AFTER_MS', env.HERALD_AUTO_DISABLE_AFTER_MS, 5 * 24 * 3600 * 1000),
+    operatorWebhookUrl: env.HERALD_OPERATOR_WEBHOOK_URL || undefined,
+    operatorWebhookSecret: env.HERALD_OPERATOR_WEBHOOK_SECRET || undefined,
+    retentionDays: int('HERALD_RETENTION_DAYS', env.HERALD_RETENTION_DAYS, 30),
     maxPayloadBytes: int('HERALD_MAX_PAYLOAD_BYTES', env.HERALD_MAX_PAYLOAD_BYTES, 256 * 1024),
     secretRotationGraceMs: int('HERALD_SECRET_ROTATION_GRACE_MS', env.HERALD_SECRET_ROTATION_GRACE_MS, 24 * 3600 * 1000),
     jwtSecret: env.HERALD_JWT_SECRET || undefined,

@@ -16,6 +16,9 @@ import { EventService } from './services/events.js';
 import { TenantService } from './services/tenants.js';
 import { Store } from './store/index.js';
 import { DueListener } from './store/wake.js';
+import { RecoveryRunner } from './background/recovery-runner.js';
+import { RetentionPruner } from './background/retention.js';
+import { OperationalEvents } from './services/operational.js';
 import { allMounts } from './profiles.js';
 
 export interface HeraldOptions {
@@ -41,6 +44,8 @@ export class Herald {
     readonly store: Store,
     readonly app: FastifyInstance,
     readonly worker: DeliveryWorker,
+    readonly recoveries: RecoveryRunner,
+    readonly pruner: RetentionPruner,
     readonly transport: HttpTransport,
     readonly api: ApiContext,
     readonly logger: Logger,
@@ -57,13 +62,19 @@ export class Herald {
       resolver: opts.resolver,
       onDial: opts.onDial,
     });
+    const operational = new OperationalEvents(store, config);
+    await operational.ensureOperatorEndpoint(clock.now());
     const worker = new DeliveryWorker({
       store, transport, clock, logger: logger.child({ component: 'worker' }),
-      concurrency: config.workerConcurrency, attemptTimeoutMs: config.attemptTimeoutMs,
+      concurrency: config.workerConcurrency, attemptTimeoutMs: config.attemptTimeoutMs, endpointMaxInFlight: config.endpointMaxInFlight,
+      health: { breakerThreshold: config.breakerThreshold, breakerCooldownMs: config.breakerCooldownMs, autoDisableAfterMs: config.autoDisableAfterMs },
+      onEndpointDisabled: operational.endpointsDisabled,
       ...(config.leaseMs > 0 ? { leaseMs: config.leaseMs } : {}), ...opts.worker,
     });
+    const recoveries = new RecoveryRunner({ store, clock, logger: logger.child({ component: 'recoveries' }), owner: worker.id, onRequeued: () => worker.nudge() });
+    const pruner = new RetentionPruner(store, clock, logger.child({ component: 'retention' }), config.retentionDays);
     const runWorker = opts.startWorker ?? config.runWorker;
-    const services: ServiceContext = { store, clock, config, nudge: () => worker.nudge() };
+    const services: ServiceContext = { store, clock, config, nudge: () => worker.nudge(), nudgeRecoveries: () => recoveries.nudge() };
     const api: ApiContext = {
       ...services,
       auth: new Authenticator(services),
@@ -78,13 +89,15 @@ export class Herald {
     let listener: DueListener | null = null;
     if (runWorker) {
       worker.start();
+      recoveries.start();
+      pruner.start();
       // Other processes (api role) publish too: on PostgreSQL they announce it with NOTIFY.
       if (store.listenConnection) {
         listener = new DueListener(store.listenConnection.connectionString, store.listenConnection.options, () => worker.nudge(), logger.child({ component: 'listener' }));
         await listener.start();
       }
     }
-    return new Herald(config, store, app, worker, transport, api, logger, listener);
+    return new Herald(config, store, app, worker, recoveries, pruner, transport, api, logger, listener);
   }
 
   /** Starts listening on the configured host and port; returns the base URL. */
@@ -96,6 +109,7 @@ export class Herald {
   async close(): Promise<void> {
     await this.listener?.stop();
     await this.app.close();
+    await Promise.all([this.recoveries.stop(), this.pruner.stop()]);
     await this.worker.stop();
     await this.transport.close();
     await this.store.close();

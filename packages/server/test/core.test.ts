@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
-import { decideAfterAttempt, isRetryable, NATIVE_RETRY_POLICY, parseRetryAfter, type AttemptResult, type RetryPolicy } from '../src/core/retry.js';
+import { decideAfterAttempt, isRetryable, MAX_FREE_THROTTLES, NATIVE_RETRY_POLICY, parseRetryAfter, type AttemptResult, type RetryPolicy } from '../src/core/retry.js';
 import { signHexSha256, signStandard, safeEqual } from '../src/core/signing.js';
 import { standardProfile } from '../src/core/profiles/standard.js';
 import { isAddressAllowed, isIpLiteral, isLocalName } from '../src/core/network.js';
@@ -16,9 +16,9 @@ describe('native retry policy', () => {
     const now = 1_000_000;
     expected.forEach((delay, i) => {
       const d = decideAfterAttempt(NATIVE_RETRY_POLICY, i + 1, fail(500), now, noJitter);
-      expect(d).toEqual({ status: 'retrying', nextAttemptAt: now + delay });
+      expect(d).toEqual({ status: 'retrying', nextAttemptAt: now + delay, signal: { kind: 'failure' } });
     });
-    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 8, fail(500), now, noJitter)).toEqual({ status: 'failed', nextAttemptAt: null });
+    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 8, fail(500), now, noJitter)).toEqual({ status: 'failed', nextAttemptAt: null, signal: { kind: 'failure' } });
   });
 
   it('applies ±20% jitter and never more', () => {
@@ -30,18 +30,45 @@ describe('native retry policy', () => {
   });
 
   it('delivers on success and never retries blocked or invalid targets', () => {
-    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 1, { ok: true, statusCode: 204, errorKind: null, retryAfterMs: null }, 0)).toEqual({ status: 'delivered', nextAttemptAt: null });
+    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 1, { ok: true, statusCode: 204, errorKind: null, retryAfterMs: null }, 0)).toEqual({ status: 'delivered', nextAttemptAt: null, signal: { kind: 'ok' } });
     expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 1, fail(null, 'blocked'), 0).status).toBe('failed');
     expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 1, fail(null, 'invalid_url'), 0).status).toBe('failed');
   });
 
-  it('honours Retry-After on 429/503 up to the cap, only ever lengthening the delay', () => {
+  it('treats 429/503 with Retry-After as a throttle: waits as asked (bounded), without using an attempt', () => {
     const now = 0;
-    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 1, fail(429, 'http', 120_000), now, noJitter).nextAttemptAt).toBe(120_000);
-    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 1, fail(503, 'http', 1_000), now, noJitter).nextAttemptAt).toBe(5_000);
+    const d = decideAfterAttempt(NATIVE_RETRY_POLICY, 1, fail(429, 'http', 120_000), now, noJitter);
+    expect(d).toEqual({ status: 'retrying', nextAttemptAt: 120_000, signal: { kind: 'throttled', until: 120_000 } });
+    // A short Retry-After is honoured as given (floored at 1 s so `0` cannot spin).
+    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 1, fail(503, 'http', 0), now, noJitter).nextAttemptAt).toBe(1_000);
     expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 1, fail(429, 'http', 999 * 3_600_000), now, noJitter).nextAttemptAt).toBe(NATIVE_RETRY_POLICY.retryAfterCapMs);
-    // Retry-After on other statuses is not a throttle signal.
+    // Even on the last scheduled attempt, a throttle does not fail the delivery.
+    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 8, fail(429, 'http', 1_000), now, noJitter).status).toBe('retrying');
+    // Throttled attempts do not advance the schedule: attempt 3 after 2 throttles uses the 1st retry delay.
+    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, { attemptNumber: 3, throttledCount: 2, attemptLimit: null }, fail(500), now, noJitter).nextAttemptAt).toBe(5_000);
+    // Retry-After on other statuses, or 429 without it, is an ordinary failure.
     expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 1, fail(500, 'http', 120_000), now, noJitter).nextAttemptAt).toBe(5_000);
+    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 1, fail(429), now, noJitter).signal).toEqual({ kind: 'failure' });
+  });
+
+  it('stops treating throttles as free after MAX_FREE_THROTTLES, so a receiver cannot stall a delivery forever', () => {
+    const d = decideAfterAttempt(NATIVE_RETRY_POLICY, { attemptNumber: MAX_FREE_THROTTLES + 1, throttledCount: MAX_FREE_THROTTLES, attemptLimit: null }, fail(429, 'http', 1_000), 0, noJitter);
+    expect(d.signal).toEqual({ kind: 'failure' });
+    expect(d.nextAttemptAt).toBe(5_000);
+  });
+
+  it('a 410 Gone fails the delivery and signals the endpoint is gone on the native profile only', () => {
+    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, 1, fail(410), 0, noJitter)).toEqual({ status: 'failed', nextAttemptAt: null, signal: { kind: 'gone' } });
+    const compat: RetryPolicy = { ...NATIVE_RETRY_POLICY, receiverSignals: false };
+    expect(decideAfterAttempt(compat, 1, fail(410), 0, noJitter)).toEqual({ status: 'retrying', nextAttemptAt: 5_000, signal: { kind: 'failure' } });
+    expect(decideAfterAttempt(compat, 1, fail(429, 'http', 120_000), 0, noJitter).nextAttemptAt).toBe(5_000);
+  });
+
+  it('a manual replay of a finished delivery gets exactly one attempt', () => {
+    const replay = { attemptNumber: 9, throttledCount: 0, attemptLimit: 9 };
+    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, replay, fail(500), 0, noJitter).status).toBe('failed');
+    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, replay, fail(429, 'http', 1_000), 0, noJitter).status).toBe('failed');
+    expect(decideAfterAttempt(NATIVE_RETRY_POLICY, { attemptNumber: 2, throttledCount: 0, attemptLimit: 3 }, fail(500), 0, noJitter).status).toBe('retrying');
   });
 
   it('a transient-only policy retries 5xx, 429 and network errors but not other 4xx', () => {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { ManualClock } from '../src/core/clock.js';
+import { DEFAULT_HEALTH_POLICY } from '../src/core/endpoint-health.js';
 import { dnsNotFound } from '../src/delivery/resolver.js';
 import { createEndpoint, createTenant, publish, startHerald, startReceiver, type Receiver, type TestHerald } from './helpers.js';
 
@@ -253,10 +254,12 @@ describe('delivery', () => {
     expect(r.requests).toHaveLength(1);
     // The dead worker's late result cannot overwrite the new one.
     await t.herald.store.queue.complete('dead-worker', [{
-      deliveryId: claimed[0]!.id, status: 'failed', attemptNumber: 1, nextAttemptAt: null,
+      deliveryId: claimed[0]!.id, status: 'failed', attemptNumber: 1, nextAttemptAt: null, throttledCount: 0, signal: { kind: 'failure' },
       attempt: { id: 'atm_late', deliveryId: claimed[0]!.id, tenantId: 'acme', endpointId: claimed[0]!.endpointId, attemptNumber: 1, startedAt: clock.now(), durationMs: 1, url: r.url, requestHeaders: {}, responseStatus: 500, responseBody: null, errorKind: 'http', errorMessage: null },
-    }]);
+    }], { policy: DEFAULT_HEALTH_POLICY }, clock.now());
     expect((await deliveriesOf(t))[0].status).toBe('delivered');
+    // Nor does it count against the endpoint's health.
+    expect((await t.call('GET', `/v1/tenants/acme/endpoints/${claimed[0]!.endpointId}`)).body.health.consecutive_failures).toBe(0);
   });
 });
 
@@ -268,11 +271,11 @@ describe('claim buffer', () => {
     const r = await receiver();
     await createEndpoint(t, 'acme', { url: r.url });
     await publish(t, 'acme', { type: 'ping', data: {} });
-    const worker = t.herald.worker as unknown as { claim(n: number): Promise<number>; dispatchReady(): void; ready: unknown[] };
+    const worker = t.herald.worker as unknown as { claim(n: number): Promise<number>; dispatchReady(): number; readyCount(): number };
     expect(await worker.claim(10)).toBe(1);
     clock.advance(30_001);
-    worker.dispatchReady();
-    expect(worker.ready).toHaveLength(0);
+    expect(worker.dispatchReady()).toBe(0);
+    expect(worker.readyCount()).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(r.requests).toHaveLength(0);
     expect((await deliveriesOf(t))[0]).toMatchObject({ status: 'pending' });

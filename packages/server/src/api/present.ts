@@ -1,6 +1,6 @@
 import { toIso } from '../core/clock.js';
 import { invalid } from '../core/errors.js';
-import type { ApiKey, Attempt, Delivery, Endpoint, EventType, Tenant, WebhookEvent } from '../core/model.js';
+import type { ApiKey, Attempt, Delivery, Endpoint, EventType, Recovery, Tenant, WebhookEvent } from '../core/model.js';
 
 /** Domain → native JSON (snake_case, ISO 8601 times). Secrets are never part of these. */
 
@@ -17,8 +17,18 @@ export const presentEventType = (t: EventType) => ({ name: t.name, description: 
 
 export const presentEndpoint = (e: Endpoint) => ({
   id: e.id, url: e.url, description: e.description, profile: e.profile, event_types: e.eventTypes,
-  headers: e.headers, rate_limit: e.rateLimit, metadata: e.metadata, status: e.status,
+  headers: e.headers, rate_limit: e.rateLimit, max_in_flight: e.maxInFlight, timeout_ms: e.timeoutMs,
+  metadata: e.metadata, status: e.status, disabled_reason: e.disabledReason, disabled_at: iso(e.disabledAt),
+  health: {
+    breaker: e.health.breakerState, breaker_until: iso(e.health.breakerUntil), consecutive_failures: e.health.consecutiveFailures,
+    failing_since: iso(e.health.failingSince), throttled_until: iso(e.health.throttledUntil),
+  },
   created_at: toIso(e.createdAt), updated_at: toIso(e.updatedAt),
+});
+
+export const presentRecovery = (r: Recovery) => ({
+  id: r.id, endpoint_id: r.endpointId, since: toIso(r.since), status: r.status, total: r.total, requeued: r.requeued,
+  created_at: toIso(r.createdAt), updated_at: toIso(r.updatedAt), finished_at: iso(r.finishedAt),
 });
 
 export const presentEvent = (e: WebhookEvent) => ({
@@ -28,7 +38,7 @@ export const presentEvent = (e: WebhookEvent) => ({
 
 export const presentDelivery = (d: Delivery) => ({
   id: d.id, event_id: d.eventId, endpoint_id: d.endpointId, event_type: d.eventType, status: d.status,
-  attempt_count: d.attemptCount,
+  attempt_count: d.attemptCount, throttled_count: d.throttledCount,
   // While delivering, next_attempt_at holds the lease expiry: not a scheduled attempt.
   next_attempt_at: d.status === 'delivering' ? null : iso(d.nextAttemptAt),
   first_attempt_at: iso(d.firstAttemptAt), last_attempt_at: iso(d.lastAttemptAt),

@@ -4,7 +4,7 @@ import { MAX_PAGE_SIZE } from '../store/index.js';
 
 /** JSON schemas shared by the native routes: they validate requests, shape responses and feed OpenAPI. */
 
-export const Nullable = <T extends TSchema>(s: T) => Type.Union([s, Type.Null()]);
+export const Nullable = <T extends TSchema>(s: T, options?: { description?: string }) => Type.Union([s, Type.Null()], options);
 const Time = Type.String({ format: 'date-time' });
 const StringMap = Type.Record(Type.String(), Type.String());
 const AnyJson = Type.Unknown();
@@ -54,12 +54,42 @@ export const EndpointSchema = Type.Object(
     event_types: Nullable(Type.Array(Type.String())),
     headers: StringMap,
     rate_limit: Nullable(Type.Integer()),
+    max_in_flight: Nullable(Type.Integer()),
+    timeout_ms: Nullable(Type.Integer()),
     metadata: Type.Record(Type.String(), AnyJson),
     status: Type.Union([Type.Literal('enabled'), Type.Literal('disabled')]),
+    disabled_reason: Nullable(Type.Union([Type.Literal('manual'), Type.Literal('failing'), Type.Literal('gone')], {
+      description: 'manual: by the API; failing: failed without a success for the auto-disable period; gone: the receiver answered 410',
+    })),
+    disabled_at: Nullable(Time),
+    health: Type.Object({
+      breaker: Type.Union([Type.Literal('closed'), Type.Literal('open'), Type.Literal('half_open')], {
+        description: 'open: deliveries wait instead of being attempted; half_open: one probe delivery is out',
+      }),
+      breaker_until: Nullable(Time, { description: 'open: when the next probe may go; half_open: when the probe times out' }),
+      consecutive_failures: Type.Integer(),
+      failing_since: Nullable(Time),
+      throttled_until: Nullable(Time, { description: 'the receiver asked (429/503 + Retry-After) for no requests before this time' }),
+    }),
     created_at: Time,
     updated_at: Time,
   },
   { $id: 'Endpoint' },
+);
+
+export const RecoverySchema = Type.Object(
+  {
+    id: Type.String(),
+    endpoint_id: Type.String(),
+    since: Time,
+    status: Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('done')]),
+    total: Nullable(Type.Integer({ description: 'failed deliveries found when the job started' })),
+    requeued: Type.Integer({ description: 'deliveries re-queued so far (one attempt each)' }),
+    created_at: Time,
+    updated_at: Time,
+    finished_at: Nullable(Time),
+  },
+  { $id: 'Recovery' },
 );
 
 export const EventSchema = Type.Object(
@@ -77,6 +107,7 @@ export const DeliverySchema = Type.Object(
     event_type: Type.String(),
     status: DeliveryStatusSchema,
     attempt_count: Type.Integer(),
+    throttled_count: Type.Integer({ description: 'attempts answered 429/503 with Retry-After, which did not use up the retry schedule' }),
     next_attempt_at: Nullable(Time),
     first_attempt_at: Nullable(Time),
     last_attempt_at: Nullable(Time),
@@ -104,4 +135,4 @@ export const AttemptSchema = Type.Object(
   { $id: 'Attempt' },
 );
 
-export const SHARED_SCHEMAS = [ErrorBody, TenantSchema, ApiKeySchema, EventTypeSchema, EndpointSchema, EventSchema, DeliverySchema, AttemptSchema];
+export const SHARED_SCHEMAS = [ErrorBody, TenantSchema, ApiKeySchema, EventTypeSchema, EndpointSchema, EventSchema, DeliverySchema, AttemptSchema, RecoverySchema];

@@ -81,7 +81,7 @@ keys
     const store = await Store.open(o.databaseUrl);
     try {
       const config = loadConfig(process.env, { databaseUrl: o.databaseUrl });
-      const tenants = new TenantService({ store, clock: systemClock, config, nudge: () => {} });
+      const tenants = new TenantService({ store, clock: systemClock, config, nudge: () => {}, nudgeRecoveries: () => {} });
       const { key, secret } = await tenants.issueKey(o.tenant ?? null, { name: o.name ?? null });
       console.log(secret);
       console.error(`created ${o.tenant ? `tenant key for ${o.tenant}` : 'admin key'} ${key.id} (prefix ${key.prefix}); it will not be shown again`);

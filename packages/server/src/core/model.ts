@@ -1,5 +1,7 @@
 /** Domain records as the core sees them: times are epoch milliseconds, JSON is parsed. */
 
+import type { DisableReason, EndpointHealthState } from './endpoint-health.js';
+
 export interface Tenant {
   id: string;
   name: string;
@@ -38,9 +40,17 @@ export interface Endpoint {
   headers: Record<string, string>;
   /** Deliveries per second; null = unlimited. */
   rateLimit: number | null;
+  /** Attempts in flight at once per worker process; null = the server default. */
+  maxInFlight: number | null;
+  /** Attempt timeout in ms; null = the server default. */
+  timeoutMs: number | null;
   metadata: Record<string, unknown>;
   secret: string;
   status: EndpointStatus;
+  /** Why it is disabled (null while enabled). */
+  disabledReason: DisableReason | null;
+  disabledAt: number | null;
+  health: EndpointHealthState;
   createdAt: number;
   updatedAt: number;
 }
@@ -72,6 +82,10 @@ export interface Delivery {
   eventType: string;
   status: DeliveryStatus;
   attemptCount: number;
+  /** Attempts answered with a throttling signal, which do not use up the schedule. */
+  throttledCount: number;
+  /** Set by a manual replay: no attempt after this number. */
+  attemptLimit: number | null;
   /** When the next attempt is due; while delivering, when the lease expires; null once terminal. */
   nextAttemptAt: number | null;
   firstAttemptAt: number | null;
@@ -99,4 +113,21 @@ export interface Attempt {
   responseBody: string | null;
   errorKind: AttemptErrorKind | null;
   errorMessage: string | null;
+}
+
+export type RecoveryStatus = 'queued' | 'running' | 'done';
+
+/** A background job re-queueing an endpoint's failed deliveries created since a time. */
+export interface Recovery {
+  id: string;
+  tenantId: string;
+  endpointId: string;
+  since: number;
+  status: RecoveryStatus;
+  /** Failed deliveries found when the job started; null while queued. */
+  total: number | null;
+  requeued: number;
+  createdAt: number;
+  updatedAt: number;
+  finishedAt: number | null;
 }

@@ -2,12 +2,13 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { newId } from '../core/ids.js';
-import type { WebhookEvent } from '../core/model.js';
+import { DEFAULT_HEALTH_POLICY, gate, type HealthPolicy } from '../core/endpoint-health.js';
 import { getProfile } from '../core/profiles/index.js';
 import { decideAfterAttempt, parseRetryAfter } from '../core/retry.js';
 import type { Completion, DispatchEndpoint, Store } from '../store/index.js';
-import type { ClaimedDelivery } from '../store/queue.js';
+import type { ClaimedDelivery, HealthHooks } from '../store/queue.js';
 import { buildAttemptRequest } from './build-request.js';
+import { Lane, type ReadyDelivery } from './lane.js';
 import type { HttpTransport } from './transport.js';
 
 export interface WorkerOptions {
@@ -19,14 +20,23 @@ export interface WorkerOptions {
   concurrency?: number;
   /** Deliveries claimed per query, and completions written per transaction. */
   batchSize?: number;
-  /** How long a claim stays ours; must exceed the attempt timeout. */
+  /** How long a claim stays ours unless renewed; renewed every third of it while we hold it. */
   leaseMs?: number;
   /** Longest sleep between queue checks when nothing nudges the worker (picks up scheduled retries). */
   pollIntervalMs?: number;
+  /** Default attempt timeout; an endpoint may set a shorter one. */
   attemptTimeoutMs?: number;
+  /** Attempts in flight at once per endpoint, unless the endpoint sets its own. */
+  endpointMaxInFlight?: number;
+  health?: HealthPolicy;
+  /** Reports endpoints that outcomes disabled (410 Gone, failing too long), in the same transaction. */
+  onEndpointDisabled?: HealthHooks['onDisabled'];
   random?: () => number;
   workerId?: string;
 }
+
+/** A lane with nothing to do is forgotten after this long (its rate-limit bucket with it). */
+const LANE_IDLE_MS = 60_000;
 
 /**
  * The delivery loop of one process. Claims due deliveries in batches, makes each attempt, and
@@ -39,6 +49,8 @@ export class DeliveryWorker {
   private readonly leaseMs: number;
   private readonly pollIntervalMs: number;
   private readonly attemptTimeoutMs: number;
+  private readonly endpointMaxInFlight: number;
+  private readonly healthHooks: HealthHooks;
   private readonly random: () => number;
 
   private running = false;
@@ -50,16 +62,20 @@ export class DeliveryWorker {
   private flushing: Promise<void> = Promise.resolve();
   private flushScheduled = false;
   private idleWaiters: (() => void)[] = [];
-  /** Claimed deliveries, loaded and waiting for a free slot. */
-  private ready: { delivery: ClaimedDelivery; endpoint: DispatchEndpoint; event: WebhookEvent; body: string; claimedAt: number }[] = [];
+  /** Per-endpoint queues of claimed deliveries; iteration order is the round-robin order. */
+  private lanes = new Map<string, Lane>();
+  private renewTimer: NodeJS.Timeout | null = null;
+  private tokenTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: WorkerOptions) {
     this.id = opts.workerId ?? `${hostname()}:${process.pid}:${newId('wrk').slice(-8)}`;
     this.concurrency = opts.concurrency ?? 64;
     this.batchSize = opts.batchSize ?? Math.max(100, this.concurrency);
     this.attemptTimeoutMs = opts.attemptTimeoutMs ?? 30_000;
-    this.leaseMs = opts.leaseMs ?? this.attemptTimeoutMs + 30_000;
+    this.leaseMs = opts.leaseMs ?? 30_000;
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
+    this.endpointMaxInFlight = opts.endpointMaxInFlight ?? 10;
+    this.healthHooks = { policy: opts.health ?? DEFAULT_HEALTH_POLICY, onDisabled: opts.onEndpointDisabled };
     this.random = opts.random ?? Math.random;
   }
 
@@ -71,6 +87,10 @@ export class DeliveryWorker {
     if (this.running) return;
     this.running = true;
     this.loopDone = this.loop();
+    // Leases are renewed while attempts run and claims wait, so a lease can be short (fast crash
+    // recovery) without a slow attempt losing its delivery to another worker.
+    this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(50, Math.floor(this.leaseMs / 3)));
+    this.renewTimer.unref();
   }
 
   /** Stops claiming, waits for in-flight attempts (bounded by the attempt timeout) and writes their results. */
@@ -80,6 +100,9 @@ export class DeliveryWorker {
     this.nudge();
     await this.loopDone;
     await this.drained();
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    if (this.tokenTimer) clearTimeout(this.tokenTimer);
+    this.renewTimer = this.tokenTimer = null;
   }
 
   /** Something became due now (e.g. an event was published): check the queue without waiting for the poll. */
@@ -100,9 +123,14 @@ export class DeliveryWorker {
     for (;;) {
       const n = await this.claim(this.batchSize);
       total += n;
-      while (this.ready.length > 0) {
-        this.dispatchReady();
-        if (this.ready.length > 0) await this.slotFreed();
+      while (this.readyCount() > 0) {
+        const started = this.dispatchReady();
+        if (started === 0 && this.inflight === 0) {
+          // Only rate-limited deliveries are left and the clock is the test's: hand them back for later.
+          await this.handBackReady();
+          break;
+        }
+        if (this.readyCount() > 0) await this.slotFreed();
       }
       await this.drained();
       if (n === 0) break;
@@ -118,7 +146,7 @@ export class DeliveryWorker {
     let failures = 0;
     while (this.running) {
       let claimed = 0;
-      if (this.ready.length < this.batchSize) {
+      if (this.dispatchableCount() < this.batchSize) {
         try {
           claimed = await this.claim(this.batchSize);
           failures = 0;
@@ -130,12 +158,44 @@ export class DeliveryWorker {
         }
       }
       this.dispatchReady();
-      if (this.ready.length > 0) await this.slotFreed();
+      if (this.readyCount() > 0) await this.slotFreed();
       else if (claimed === 0) await this.sleep(this.pollIntervalMs);
     }
     // Stopping: claimed but never started deliveries go back to the queue at once.
-    const unstarted = this.ready.splice(0);
-    await this.opts.store.queue.unclaim(this.id, unstarted.map((r) => r.delivery.id), this.opts.clock.now());
+    await this.handBackReady();
+  }
+
+  private async handBackReady(): Promise<void> {
+    const unstarted: string[] = [];
+    for (const lane of this.lanes.values()) unstarted.push(...lane.queue.splice(0).map((r) => r.delivery.id));
+    await this.opts.store.queue.unclaim(this.id, unstarted, this.opts.clock.now());
+  }
+
+  private readyCount(): number {
+    let n = 0;
+    for (const lane of this.lanes.values()) n += lane.queue.length;
+    return n;
+  }
+
+  /** Buffered deliveries whose endpoint has a free slot: when few, it is time to claim more. */
+  private dispatchableCount(): number {
+    let n = 0;
+    for (const lane of this.lanes.values()) if (lane.inflight.size < lane.cap) n += lane.queue.length;
+    return n;
+  }
+
+  private async renewLeases(): Promise<void> {
+    const ids: string[] = [];
+    for (const lane of this.lanes.values()) {
+      ids.push(...lane.inflight.keys());
+      for (const r of lane.queue) ids.push(r.delivery.id);
+    }
+    if (ids.length === 0) return;
+    try {
+      await this.opts.store.queue.renew(this.id, ids, this.opts.clock.now() + this.leaseMs);
+    } catch (err) {
+      this.opts.logger.error({ err }, 'renewing leases failed');
+    }
   }
 
   private sleep(ms: number): Promise<void> {
@@ -160,51 +220,128 @@ export class DeliveryWorker {
     return this.sleep(this.pollIntervalMs);
   }
 
-  private dispatchReady(): void {
-    const staleBefore = this.opts.clock.now() - this.leaseMs / 2;
+  /**
+   * Starts attempts from the lanes, one per endpoint per round, so endpoints share the worker's
+   * slots fairly; an endpoint at its cap, out of rate tokens or held back by its breaker is
+   * skipped. Returns the number of attempts started.
+   */
+  private dispatchReady(): number {
+    const now = this.opts.clock.now();
+    const staleBefore = now - this.leaseMs / 2;
     const stale: string[] = [];
-    while (this.inflight < this.concurrency && this.ready.length > 0) {
-      const r = this.ready.shift()!;
-      // Waited in the buffer for half its lease (slow endpoints hold every slot): hand it back rather
-      // than risk sending it after the lease lapsed and another claim took it.
-      if (r.claimedAt < staleBefore) {
-        stale.push(r.delivery.id);
-        continue;
+    const deferred: { id: string; until: number }[] = [];
+    let started = 0;
+    let nextToken = Infinity;
+    let progressed = true;
+    while (progressed && this.inflight < this.concurrency) {
+      progressed = false;
+      for (const [id, lane] of this.lanes) {
+        if (this.inflight >= this.concurrency) break;
+        if (lane.queue.length === 0) {
+          if (lane.isIdle && lane.lastActive < now - LANE_IDLE_MS) this.lanes.delete(id);
+          continue;
+        }
+        // The breaker opened or the receiver throttled since these were claimed: back to the queue.
+        const g = gate(lane.health, now);
+        if (g.kind !== 'go' && !lane.queue[0]!.probe) {
+          const until = g.kind === 'wait' ? g.until : now;
+          for (const r of lane.queue.splice(0)) deferred.push({ id: r.delivery.id, until });
+          continue;
+        }
+        if (lane.inflight.size >= lane.cap) continue;
+        const wait = lane.takeToken(now);
+        if (wait > 0) {
+          nextToken = Math.min(nextToken, wait);
+          continue;
+        }
+        const r = lane.queue.shift()!;
+        progressed = true;
+        // Waited in memory for half its lease (its endpoint is slow): let the queue have it back.
+        if (r.claimedAt < staleBefore) {
+          stale.push(r.delivery.id);
+          continue;
+        }
+        this.inflight++;
+        started++;
+        lane.started(r.delivery.id, now);
+        // Round-robin: this endpoint goes to the back of the line.
+        this.lanes.delete(id);
+        this.lanes.set(id, lane);
+        void this.attempt(lane, r).finally(() => {
+          this.inflight--;
+          this.nudge();
+          this.checkIdle();
+        });
       }
-      this.inflight++;
-      void this.attempt(r.delivery, r.endpoint, r.event, r.body).finally(() => {
-        this.inflight--;
-        this.nudge();
-        this.checkIdle();
-      });
     }
-    if (stale.length > 0) {
-      this.opts.store.queue.unclaim(this.id, stale, this.opts.clock.now()).catch((err: unknown) => this.opts.logger.error({ err }, 'returning stale claims failed'));
-    }
+    if (nextToken < Infinity && this.running) this.wakeIn(nextToken);
+    const { store: { queue }, clock } = this.opts;
+    const report = (err: unknown) => this.opts.logger.error({ err }, 'returning claims failed');
+    if (stale.length > 0) void queue.unclaim(this.id, stale, clock.now()).catch(report);
+    if (deferred.length > 0) void queue.defer(this.id, deferred, clock.now()).catch(report);
+    return started;
   }
 
-  /** Claims up to `limit` due deliveries, loads what their attempts need, and queues them as ready. */
+  /** Wakes the loop when the next rate-limit token is due. */
+  private wakeIn(ms: number): void {
+    if (this.tokenTimer) return;
+    this.tokenTimer = setTimeout(() => {
+      this.tokenTimer = null;
+      this.nudge();
+    }, ms);
+    this.tokenTimer.unref();
+  }
+
+  /**
+   * Claims up to `limit` due deliveries, loads what their attempts need and puts each in its
+   * endpoint's lane. Deliveries that must not go now (breaker open, throttled, lane full) go
+   * straight back to the queue with the time to look again, without using up an attempt.
+   */
   private async claim(limit: number): Promise<number> {
     const { store, clock } = this.opts;
     const now = clock.now();
-    const claimed = await store.queue.claim(this.id, now, now + this.leaseMs, limit);
+    const full: string[] = [];
+    for (const [id, lane] of this.lanes) if (lane.queue.length + lane.inflight.size >= lane.capacity && full.length < 500) full.push(id);
+    const claimed = await store.queue.claim(this.id, now, now + this.leaseMs, limit, { perEndpoint: 2 * this.endpointMaxInFlight, skipEndpoints: full });
     if (claimed.length === 0) return 0;
     const [events, endpoints] = await Promise.all([
       store.events.getForDispatch([...new Set(claimed.map((c) => c.eventId))]),
       store.endpoints.getForDispatch([...new Set(claimed.map((c) => c.endpointId))]),
     ]);
-    const toPark: ClaimedDelivery[] = [];
-    const toFail: ClaimedDelivery[] = [];
+    const toPark: string[] = [];
+    const toFail: string[] = [];
+    const deferred: { id: string; until: number }[] = [];
     const bodies = new Map<string, string>();
+    const refreshed = new Set<string>();
     for (const delivery of claimed) {
       const endpoint = endpoints.get(delivery.endpointId);
       const event = events.get(delivery.eventId);
       if (!endpoint || endpoint.deleted || !event) {
-        toFail.push(delivery);
+        toFail.push(delivery.id);
         continue;
       }
       if (endpoint.status !== 'enabled') {
-        toPark.push(delivery);
+        toPark.push(delivery.id);
+        continue;
+      }
+      const lane = this.laneFor(endpoint, now, refreshed);
+      const g = gate(lane.health, now);
+      let probe = false;
+      if (g.kind === 'wait') {
+        // Spread over a second so a reopened endpoint is not hit by its whole backlog at once.
+        deferred.push({ id: delivery.id, until: g.until + Math.floor(this.random() * 1000) });
+        continue;
+      }
+      if (g.kind === 'probe') {
+        const until = now + this.timeoutFor(endpoint) + 5_000;
+        if (!(await store.endpoints.tryClaimProbe(endpoint.id, now, until))) {
+          deferred.push({ id: delivery.id, until });
+          continue;
+        }
+        lane.health = { ...lane.health, breakerState: 'half_open', breakerUntil: until };
+        probe = true;
+      } else if (lane.queue.length + lane.inflight.size >= lane.capacity) {
+        deferred.push({ id: delivery.id, until: now + lane.backoffMs(now) });
         continue;
       }
       const bodyKey = `${event.id}\u0000${endpoint.profile}`;
@@ -213,35 +350,57 @@ export class DeliveryWorker {
         body = getProfile(endpoint.profile).serializeEnvelope(event);
         bodies.set(bodyKey, body);
       }
-      this.ready.push({ delivery, endpoint, event, body, claimedAt: now });
+      lane.queue.push({ delivery, endpoint, event, body, claimedAt: now, probe });
     }
-    await store.queue.release(this.id, toPark.map((d) => d.id), 'park', now);
-    await store.queue.release(this.id, toFail.map((d) => d.id), 'fail', now);
+    await store.queue.release(this.id, toPark, 'park', now);
+    await store.queue.release(this.id, toFail, 'fail', now);
+    await store.queue.defer(this.id, deferred, now);
     return claimed.length;
   }
 
-  private async attempt(delivery: ClaimedDelivery, endpoint: DispatchEndpoint, event: WebhookEvent, body: string): Promise<void> {
+  /** The endpoint's lane, brought up to date with what was just read (once per claim). */
+  private laneFor(endpoint: DispatchEndpoint, now: number, refreshed: Set<string>): Lane {
+    let lane = this.lanes.get(endpoint.id);
+    if (!lane) {
+      lane = new Lane(endpoint, this.endpointMaxInFlight, now);
+      this.lanes.set(endpoint.id, lane);
+    } else if (!refreshed.has(endpoint.id)) {
+      lane.refresh(endpoint, now);
+    }
+    refreshed.add(endpoint.id);
+    return lane;
+  }
+
+  private timeoutFor(endpoint: DispatchEndpoint): number {
+    return Math.min(endpoint.timeoutMs ?? this.attemptTimeoutMs, this.attemptTimeoutMs);
+  }
+
+  private async attempt(lane: Lane, { delivery, endpoint, event, body }: ReadyDelivery): Promise<void> {
     const { clock, transport } = this.opts;
     const profile = getProfile(endpoint.profile);
     const startedAt = clock.now();
     const attemptNumber = delivery.attemptCount + 1;
     try {
       const request = buildAttemptRequest({ profile, endpoint, event, delivery, body, now: startedAt });
-      const res = await transport.send({ url: endpoint.url, headers: request.headers, body: request.body, timeoutMs: this.attemptTimeoutMs });
+      const res = await transport.send({ url: endpoint.url, headers: request.headers, body: request.body, timeoutMs: this.timeoutFor(endpoint) });
       const finishedAt = clock.now();
+      lane.finished(delivery.id, res.durationMs, finishedAt);
       const ok = res.errorKind === null;
       const decision = decideAfterAttempt(
         profile.retryPolicy,
-        attemptNumber,
+        { attemptNumber, throttledCount: delivery.throttledCount, attemptLimit: delivery.attemptLimit },
         { ok, statusCode: res.statusCode, errorKind: res.errorKind, retryAfterMs: parseRetryAfter(res.retryAfter, finishedAt) },
         finishedAt,
         this.random,
       );
+      if (decision.signal.kind === 'throttled') lane.health = { ...lane.health, throttledUntil: Math.max(lane.health.throttledUntil ?? 0, decision.signal.until) };
       this.enqueueCompletion({
         deliveryId: delivery.id,
         status: decision.status,
         attemptNumber,
         nextAttemptAt: decision.nextAttemptAt,
+        throttledCount: delivery.throttledCount + (decision.signal.kind === 'throttled' ? 1 : 0),
+        signal: decision.signal,
         attempt: {
           id: newId('atm', startedAt),
           deliveryId: delivery.id,
@@ -259,6 +418,7 @@ export class DeliveryWorker {
         },
       });
     } catch (err) {
+      lane.finished(delivery.id, 0, clock.now());
       // A bug, not a receiver failure: leave the lease to expire so the delivery is retried.
       this.opts.logger.error({ err, deliveryId: delivery.id }, 'attempt failed unexpectedly');
     }
@@ -282,7 +442,17 @@ export class DeliveryWorker {
       if (batch.length === 0) return;
       this.pending = [];
       try {
-        await this.opts.store.queue.complete(this.id, batch);
+        const result = await this.opts.store.queue.complete(this.id, batch, this.healthHooks, this.opts.clock.now());
+        for (const [id, health] of result.health) {
+          const lane = this.lanes.get(id);
+          if (lane) lane.health = health;
+        }
+        for (const d of result.disabled) {
+          this.opts.logger.warn({ endpointId: d.id, tenantId: d.tenantId, reason: d.reason }, 'endpoint disabled');
+          const lane = this.lanes.get(d.id);
+          const parked = lane ? lane.queue.splice(0).map((r) => r.delivery.id) : [];
+          await this.opts.store.queue.release(this.id, parked, 'park', this.opts.clock.now());
+        }
       } catch (err) {
         // The leases will expire and the deliveries be attempted again: at-least-once, never lost.
         this.opts.logger.error({ err, count: batch.length }, 'writing delivery results failed');

@@ -9,4 +9,6 @@ export interface ServiceContext {
   config: Config;
   /** Called after new deliveries are committed, so an idle worker picks them up at once. */
   nudge: () => void;
+  /** Called after a recovery job is queued. */
+  nudgeRecoveries: () => void;
 }

@@ -1,4 +1,5 @@
 import { HeraldError, notFound } from '../core/errors.js';
+import { HEALTHY } from '../core/endpoint-health.js';
 import type { Endpoint, EndpointStatus } from '../core/model.js';
 import { DEFAULT_PROFILE, getProfile } from '../core/profiles/index.js';
 import type { EndpointPatch } from '../store/index.js';
@@ -12,6 +13,8 @@ export interface EndpointInput {
   profile?: string;
   headers?: Record<string, string>;
   rateLimit?: number | null;
+  maxInFlight?: number | null;
+  timeoutMs?: number | null;
   metadata?: Record<string, unknown>;
   secret?: string;
   status?: EndpointStatus;
@@ -62,9 +65,14 @@ export class EndpointService {
       eventTypes: input.eventTypes ? [...new Set(input.eventTypes)] : null,
       headers: checkHeaders(input.headers ?? {}),
       rateLimit: input.rateLimit ?? null,
+      maxInFlight: input.maxInFlight ?? null,
+      timeoutMs: this.checkTimeout(input.timeoutMs) ?? null,
       metadata: input.metadata ?? {},
       secret: input.secret ?? profile.generateSecret(),
       status: input.status ?? 'enabled',
+      disabledReason: input.status === 'disabled' ? 'manual' : null,
+      disabledAt: input.status === 'disabled' ? now : null,
+      health: HEALTHY,
       createdAt: now,
       updatedAt: now,
     });
@@ -87,6 +95,7 @@ export class EndpointService {
     const current = await this.get(tenantId, id);
     if (patch.url !== undefined) patch.url = checkEndpointUrl(patch.url, this.ctx.config);
     if (patch.headers !== undefined) checkHeaders(patch.headers);
+    this.checkTimeout(patch.timeoutMs);
     checkEventTypes(current.profile, patch.eventTypes);
     if (patch.eventTypes) patch.eventTypes = [...new Set(patch.eventTypes)];
     if (patch.secret !== undefined) {
@@ -97,6 +106,15 @@ export class EndpointService {
     if (!updated) throw notFound('Endpoint', id);
     if (patch.status === 'enabled') this.ctx.nudge();
     return updated;
+  }
+
+  /** Per-endpoint timeouts may shorten the server's attempt timeout, never lengthen it. */
+  private checkTimeout(ms: number | null | undefined): number | null | undefined {
+    const max = this.ctx.config.attemptTimeoutMs;
+    if (ms !== undefined && ms !== null && (ms < 100 || ms > max)) {
+      throw new HeraldError('validation_error', `timeout_ms must be between 100 and ${max}`, [{ field: 'timeout_ms', message: `must be between 100 and ${max}` }]);
+    }
+    return ms;
   }
 
   async delete(tenantId: string, id: string): Promise<void> {

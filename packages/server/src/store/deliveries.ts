@@ -79,19 +79,41 @@ export class DeliveryRepo {
 
   /**
    * Schedules one more attempt now. A finished delivery (delivered or failed) is re-opened as
-   * `retrying`; one already waiting is just moved forward. Returns undefined if not found,
-   * or the delivery unchanged if an attempt is in flight right now.
+   * `retrying` with exactly one attempt allowed (a replay does not restart the retry schedule);
+   * one already waiting is just moved forward. Returns undefined if not found, or the delivery
+   * unchanged if an attempt is in flight right now.
    */
   async retryNow(tenantId: string, id: string, now: number): Promise<Delivery | undefined> {
     await this.db.updateTable('deliveries')
-      .set((eb) => ({
-        status: eb.case().when('status', 'in', ['delivered', 'failed']).then('retrying').else(eb.ref('status')).end(),
-        next_attempt_at: now,
-        updated_at: now,
-      }))
+      .set((eb) => {
+        const finished = eb('status', 'in', ['delivered', 'failed']);
+        return {
+          status: eb.case().when(finished).then('retrying').else(eb.ref('status')).end(),
+          attempt_limit: eb.case().when(finished).then(eb('attempt_count', '+', 1)).else(eb.ref('attempt_limit')).end(),
+          next_attempt_at: now,
+          updated_at: now,
+        };
+      })
       .where('tenant_id', '=', tenantId).where('id', '=', id).where('status', '!=', 'delivering')
       .execute();
     return this.get(tenantId, id);
+  }
+
+  async findFor(tenantId: string, eventId: string, endpointId: string): Promise<Delivery | undefined> {
+    const row = await this.db.selectFrom('deliveries').selectAll()
+      .where('tenant_id', '=', tenantId).where('event_id', '=', eventId).where('endpoint_id', '=', endpointId)
+      .orderBy('id', 'desc').limit(1).executeTakeFirst();
+    return row && toDelivery(row);
+  }
+
+  /** A new delivery of an existing event to one endpoint, due now (resending to an endpoint that did not get it). */
+  async insertOne(d: { id: string; tenantId: string; eventId: string; endpointId: string; eventType: string }, now: number): Promise<Delivery> {
+    await this.db.insertInto('deliveries').values({
+      id: d.id, tenant_id: d.tenantId, event_id: d.eventId, endpoint_id: d.endpointId, event_type: d.eventType,
+      status: 'pending', attempt_count: 0, attempt_limit: null, next_attempt_at: now, lease_owner: null,
+      first_attempt_at: null, last_attempt_at: null, last_status_code: null, last_error_kind: null, created_at: now, updated_at: now,
+    }).execute();
+    return (await this.get(d.tenantId, d.id))!;
   }
 
   /** Deliveries created since `since` to the given endpoints, counted by status, with the mean attempt duration. */

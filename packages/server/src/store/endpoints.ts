@@ -1,4 +1,5 @@
 import type { Kysely, Updateable } from 'kysely';
+import type { DisableReason } from '../core/endpoint-health.js';
 import type { Endpoint, EndpointStatus } from '../core/model.js';
 import { toPage, type Page } from './page.js';
 import { toEndpoint } from './rows.js';
@@ -10,6 +11,8 @@ export interface EndpointPatch {
   eventTypes?: string[] | null;
   headers?: Record<string, string>;
   rateLimit?: number | null;
+  maxInFlight?: number | null;
+  timeoutMs?: number | null;
   metadata?: Record<string, unknown>;
   status?: EndpointStatus;
   secret?: string;
@@ -37,11 +40,15 @@ export class EndpointRepo {
         event_types: e.eventTypes === null ? null : JSON.stringify(e.eventTypes),
         headers: JSON.stringify(e.headers),
         rate_limit: e.rateLimit,
+        max_in_flight: e.maxInFlight,
+        timeout_ms: e.timeoutMs,
         metadata: JSON.stringify(e.metadata),
         secret: e.secret,
         previous_secret: null,
         previous_secret_expires_at: null,
         status: e.status,
+        disabled_reason: e.disabledReason,
+        disabled_at: e.disabledAt,
         created_at: e.createdAt,
         updated_at: e.updatedAt,
         deleted_at: null,
@@ -84,18 +91,16 @@ export class EndpointRepo {
     if (patch.eventTypes !== undefined) set.event_types = patch.eventTypes === null ? null : JSON.stringify(patch.eventTypes);
     if (patch.headers !== undefined) set.headers = JSON.stringify(patch.headers);
     if (patch.rateLimit !== undefined) set.rate_limit = patch.rateLimit;
+    if (patch.maxInFlight !== undefined) set.max_in_flight = patch.maxInFlight;
+    if (patch.timeoutMs !== undefined) set.timeout_ms = patch.timeoutMs;
     if (patch.metadata !== undefined) set.metadata = JSON.stringify(patch.metadata);
-    if (patch.status !== undefined) set.status = patch.status;
     if (patch.secret !== undefined) set.secret = patch.secret;
     return this.db.transaction().execute(async (trx) => {
-      const res = await trx.updateTable('endpoints').set(set).where('tenant_id', '=', tenantId).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 0) return undefined;
-      if (patch.status === 'disabled') {
-        await trx.updateTable('deliveries').set({ next_attempt_at: null, updated_at: now })
-          .where('endpoint_id', '=', id).where('status', 'in', ['pending', 'retrying']).where('next_attempt_at', 'is not', null).execute();
-      } else if (patch.status === 'enabled') {
-        await trx.updateTable('deliveries').set({ next_attempt_at: now, updated_at: now })
-          .where('endpoint_id', '=', id).where('status', 'in', ['pending', 'retrying']).where('next_attempt_at', 'is', null).execute();
+      const current = await trx.selectFrom('endpoints').select('status').where('tenant_id', '=', tenantId).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+      if (!current) return undefined;
+      await trx.updateTable('endpoints').set(set).where('id', '=', id).execute();
+      if (patch.status !== undefined && patch.status !== current.status) {
+        await setEndpointStatus(trx, id, patch.status === 'disabled' ? 'manual' : null, now);
       }
       const row = await trx.selectFrom('endpoints').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
       return toEndpoint(row);
@@ -148,7 +153,39 @@ export class EndpointRepo {
     return out;
   }
 
+  /**
+   * Takes the breaker's single probe once its cool-down is over: whoever flips the endpoint to
+   * half-open first (across all workers) sends one delivery; the others keep waiting until `until`.
+   */
+  async tryClaimProbe(id: string, now: number, until: number): Promise<boolean> {
+    const res = await this.db.updateTable('endpoints').set({ breaker_state: 'half_open', breaker_until: until })
+      .where('id', '=', id).where('breaker_state', 'in', ['open', 'half_open'])
+      .where((eb) => eb.or([eb('breaker_until', 'is', null), eb('breaker_until', '<=', now)]))
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
   private live(tenantId: string) {
     return this.db.selectFrom('endpoints').selectAll().where('tenant_id', '=', tenantId).where('deleted_at', 'is', null);
+  }
+}
+
+/**
+ * Enables (reason null) or disables an endpoint, inside the caller's transaction. Disabling parks its
+ * waiting deliveries (no next attempt) so workers stop picking them up; enabling starts afresh:
+ * health reset, parked deliveries due now.
+ */
+export async function setEndpointStatus(trx: Kysely<Database>, id: string, disabledReason: DisableReason | null, now: number): Promise<void> {
+  if (disabledReason !== null) {
+    await trx.updateTable('endpoints').set({ status: 'disabled', disabled_reason: disabledReason, disabled_at: now, updated_at: now }).where('id', '=', id).execute();
+    await trx.updateTable('deliveries').set({ next_attempt_at: null, updated_at: now })
+      .where('endpoint_id', '=', id).where('status', 'in', ['pending', 'retrying']).where('next_attempt_at', 'is not', null).execute();
+  } else {
+    await trx.updateTable('endpoints').set({
+      status: 'enabled', disabled_reason: null, disabled_at: null, updated_at: now,
+      consecutive_failures: 0, failing_since: null, breaker_state: 'closed', breaker_until: null, throttled_until: null,
+    }).where('id', '=', id).execute();
+    await trx.updateTable('deliveries').set({ next_attempt_at: now, updated_at: now })
+      .where('endpoint_id', '=', id).where('status', 'in', ['pending', 'retrying']).where('next_attempt_at', 'is', null).execute();
   }
 }

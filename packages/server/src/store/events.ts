@@ -1,10 +1,10 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Insertable, type Kysely } from 'kysely';
 import type { DialectName } from './connect.js';
 import { DUE_CHANNEL } from './wake.js';
 import type { WebhookEvent } from '../core/model.js';
 import { toPage, type Page } from './page.js';
 import { toEvent } from './rows.js';
-import type { Database } from './schema.js';
+import type { Database, DeliveriesTable, EventsTable } from './schema.js';
 
 export interface PlannedDelivery {
   id: string;
@@ -34,10 +34,15 @@ export class EventRepo {
    * the earlier event is returned instead.
    */
   async insert(items: readonly EventToInsert[], now: number): Promise<InsertedEvent[]> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.db.transaction().execute((trx) => this.insertIn(trx, items, now));
+  }
+
+  /** `insert` inside a transaction the caller holds (operational events written with the change they report). */
+  async insertIn(trx: Kysely<Database>, items: readonly EventToInsert[], now: number): Promise<InsertedEvent[]> {
+    {
       const out: InsertedEvent[] = [];
-      const events: Database['events'][] = [];
-      const deliveries: Database['deliveries'][] = [];
+      const events: Insertable<EventsTable>[] = [];
+      const deliveries: Insertable<DeliveriesTable>[] = [];
       const seenKeys = new Map<string, InsertedEvent>();
       for (const { event, deliveries: planned } of items) {
         if (event.idempotencyKey !== null) {
@@ -84,7 +89,7 @@ export class EventRepo {
       // Wakes idle workers in other processes; delivered only if this transaction commits.
       if (this.dialect === 'postgres' && deliveries.length > 0) await sql`SELECT pg_notify(${DUE_CHANNEL}, '')`.execute(trx);
       return out;
-    });
+    }
   }
 
   async get(tenantId: string, id: string): Promise<WebhookEvent | undefined> {

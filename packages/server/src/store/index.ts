@@ -8,12 +8,14 @@ import { EventTypeRepo } from './event-types.js';
 import { EventRepo } from './events.js';
 import { migrateToLatest } from './migrate.js';
 import { QueueRepo } from './queue.js';
+import { RecoveryRepo } from './recoveries.js';
+import { pruneEvents } from './retention.js';
 import type { Database } from './schema.js';
 import { TenantRepo } from './tenants.js';
 
 export type { Page } from './page.js';
 export { MAX_PAGE_SIZE } from './page.js';
-export type { ClaimedDelivery, Completion } from './queue.js';
+export type { ClaimedDelivery, Completion, DisabledEndpoint, HealthHooks } from './queue.js';
 export type { DispatchEndpoint, EndpointPatch } from './endpoints.js';
 export type { AttemptLogEntry, DeliveryFilter, DeliveryStats, EndpointHealth } from './deliveries.js';
 export type { EventToInsert, InsertedEvent, PlannedDelivery } from './events.js';
@@ -27,6 +29,7 @@ export class Store {
   readonly events: EventRepo;
   readonly deliveries: DeliveryRepo;
   readonly queue: QueueRepo;
+  readonly recoveries: RecoveryRepo;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -42,6 +45,7 @@ export class Store {
     this.events = new EventRepo(db, dialect);
     this.deliveries = new DeliveryRepo(db);
     this.queue = new QueueRepo(db, dialect);
+    this.recoveries = new RecoveryRepo(db, dialect);
   }
 
   /** Opens `DATABASE_URL` and brings its schema up to date. */
@@ -54,6 +58,11 @@ export class Store {
       throw err;
     }
     return new Store(handle.db, handle.dialect, handle.location, handle.listenConnection);
+  }
+
+  /** Deletes events older than `cutoff` with their deliveries and attempts (retention); returns how many events went. */
+  pruneBefore(cutoff: number): Promise<number> {
+    return pruneEvents(this.db, cutoff);
   }
 
   async ping(): Promise<boolean> {

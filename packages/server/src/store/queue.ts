@@ -1,5 +1,8 @@
 import { sql, type Kysely } from 'kysely';
+import { applySignals, type AttemptSignal, type DisableReason, type EndpointHealthState, type HealthPolicy } from '../core/endpoint-health.js';
 import type { Attempt, DeliveryStatus } from '../core/model.js';
+import { setEndpointStatus } from './endpoints.js';
+import { toHealth } from './rows.js';
 import type { DialectName } from './connect.js';
 import type { Database } from './schema.js';
 
@@ -11,6 +14,8 @@ export interface ClaimedDelivery {
   endpointId: string;
   eventType: string;
   attemptCount: number;
+  throttledCount: number;
+  attemptLimit: number | null;
   firstAttemptAt: number | null;
 }
 
@@ -20,7 +25,37 @@ export interface Completion {
   status: Extract<DeliveryStatus, 'delivered' | 'retrying' | 'failed'>;
   attemptNumber: number;
   nextAttemptAt: number | null;
+  /** Throttled attempts so far, this one included. */
+  throttledCount: number;
+  signal: AttemptSignal;
   attempt: Attempt;
+}
+
+/** How completions feed endpoint health, and what happens when they disable an endpoint. */
+export interface HealthHooks {
+  policy: HealthPolicy;
+  /** Runs in the completion's transaction, so a report of the change commits with it. */
+  onDisabled?: (trx: Kysely<Database>, disabled: readonly DisabledEndpoint[], now: number) => Promise<void>;
+}
+
+export interface DisabledEndpoint {
+  id: string;
+  tenantId: string;
+  url: string;
+  reason: Exclude<DisableReason, 'manual'>;
+  failingSince: number | null;
+}
+
+/** Endpoints whose health a batch of completions changed, as they now stand. */
+export interface CompletionResult {
+  health: Map<string, EndpointHealthState>;
+  disabled: DisabledEndpoint[];
+}
+
+/** How a claim shares itself out between endpoints. */
+export interface ClaimFairness {
+  perEndpoint?: number;
+  skipEndpoints?: readonly string[];
 }
 
 const CHUNK = 400;
@@ -33,17 +68,32 @@ const CHUNK = 400;
 export class QueueRepo {
   constructor(private readonly db: Kysely<Database>, private readonly dialect: DialectName) {}
 
-  /** Claims up to `limit` due deliveries in one statement (graphile-worker style). */
-  async claim(workerId: string, now: number, leaseUntil: number, limit: number): Promise<ClaimedDelivery[]> {
+  /**
+   * Claims up to `limit` due deliveries in one statement (graphile-worker style). `perEndpoint`
+   * bounds how many go to one endpoint per claim and `skipEndpoints` leaves out endpoints this
+   * worker cannot take more of right now, so one hot endpoint's backlog is not claimed only to be
+   * handed back, and other endpoints' deliveries are not stuck behind it.
+   */
+  async claim(workerId: string, now: number, leaseUntil: number, limit: number, fair: ClaimFairness = {}): Promise<ClaimedDelivery[]> {
     const lock = sql.raw(this.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '');
+    const skip = fair.skipEndpoints?.length ? sql`AND endpoint_id NOT IN (${sql.join(fair.skipEndpoints)})` : sql``;
+    const chosen = fair.perEndpoint === undefined
+      ? sql`SELECT id FROM deliveries WHERE next_attempt_at <= ${now} ${skip} ORDER BY next_attempt_at LIMIT ${limit} ${lock}`
+      // Rank a window of due rows per endpoint; the row lock is taken in the innermost query
+      // (PostgreSQL allows no FOR UPDATE beside window functions) and lasts only this statement.
+      : sql`SELECT id FROM (
+              SELECT id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at) AS rn
+                FROM (SELECT id, endpoint_id, next_attempt_at FROM deliveries WHERE next_attempt_at <= ${now} ${skip}
+                       ORDER BY next_attempt_at LIMIT ${limit * 4} ${lock}) AS due
+            ) AS ranked WHERE rn <= ${fair.perEndpoint} ORDER BY next_attempt_at LIMIT ${limit}`;
     const { rows } = await sql<{
       id: string; tenant_id: string; event_id: string; endpoint_id: string; event_type: string;
-      attempt_count: number; first_attempt_at: number | string | null;
+      attempt_count: number; throttled_count: number; attempt_limit: number | null; first_attempt_at: number | string | null;
     }>`
       UPDATE deliveries
          SET status = 'delivering', lease_owner = ${workerId}, next_attempt_at = ${leaseUntil}, updated_at = ${now}
-       WHERE id IN (SELECT id FROM deliveries WHERE next_attempt_at <= ${now} ORDER BY next_attempt_at LIMIT ${limit} ${lock})
-      RETURNING id, tenant_id, event_id, endpoint_id, event_type, attempt_count, first_attempt_at`.execute(this.db);
+       WHERE id IN (${chosen})
+      RETURNING id, tenant_id, event_id, endpoint_id, event_type, attempt_count, throttled_count, attempt_limit, first_attempt_at`.execute(this.db);
     return rows.map((r) => ({
       id: r.id,
       tenantId: r.tenant_id,
@@ -51,6 +101,8 @@ export class QueueRepo {
       endpointId: r.endpoint_id,
       eventType: r.event_type,
       attemptCount: Number(r.attempt_count),
+      throttledCount: Number(r.throttled_count),
+      attemptLimit: r.attempt_limit === null ? null : Number(r.attempt_limit),
       firstAttemptAt: r.first_attempt_at === null ? null : Number(r.first_attempt_at),
     }));
   }
@@ -60,9 +112,10 @@ export class QueueRepo {
    * whatever the batch size. An update only applies while the worker still holds the lease, so a
    * worker that lost it cannot overwrite a newer result; its attempt is still logged.
    */
-  async complete(workerId: string, completions: readonly Completion[]): Promise<void> {
-    if (completions.length === 0) return;
-    await this.db.transaction().execute(async (trx) => {
+  async complete(workerId: string, completions: readonly Completion[], health: HealthHooks, now: number): Promise<CompletionResult> {
+    if (completions.length === 0) return { health: new Map(), disabled: [] };
+    return this.db.transaction().execute(async (trx) => {
+      const applied = new Set<string>();
       for (let i = 0; i < completions.length; i += CHUNK) {
         const chunk = completions.slice(i, i + CHUNK);
         await trx.insertInto('attempts').values(chunk.map(({ attempt: a }) => ({
@@ -80,8 +133,8 @@ export class QueueRepo {
           error_kind: a.errorKind,
           error_message: a.errorMessage,
         }))).execute();
-        const values = sql.join(chunk.map((c) => sql`(${c.deliveryId}, ${c.status}, CAST(${c.attemptNumber} AS INTEGER), CAST(${c.nextAttemptAt} AS BIGINT), CAST(${c.attempt.startedAt} AS BIGINT), CAST(${c.attempt.responseStatus} AS INTEGER), CAST(${c.attempt.errorKind} AS TEXT))`));
-        await sql`
+        const values = sql.join(chunk.map((c) => sql`(${c.deliveryId}, ${c.status}, CAST(${c.attemptNumber} AS INTEGER), CAST(${c.nextAttemptAt} AS BIGINT), CAST(${c.attempt.startedAt} AS BIGINT), CAST(${c.attempt.responseStatus} AS INTEGER), CAST(${c.attempt.errorKind} AS TEXT), CAST(${c.throttledCount} AS INTEGER))`));
+        const { rows } = await sql<{ id: string }>`
           UPDATE deliveries
              SET status = v.column2,
                  attempt_count = v.column3,
@@ -90,12 +143,79 @@ export class QueueRepo {
                  last_attempt_at = v.column5,
                  last_status_code = v.column6,
                  last_error_kind = v.column7,
+                 throttled_count = v.column8,
                  lease_owner = NULL,
                  updated_at = v.column5
             FROM (VALUES ${values}) AS v
-           WHERE deliveries.id = v.column1 AND deliveries.lease_owner = ${workerId}`.execute(trx);
+           WHERE deliveries.id = v.column1 AND deliveries.lease_owner = ${workerId}
+          RETURNING deliveries.id`.execute(trx);
+        for (const r of rows) applied.add(r.id);
       }
+      // A late report from a worker that lost its lease says nothing about the endpoint now.
+      return this.recordHealth(trx, completions.filter((c) => applied.has(c.deliveryId)), health, now);
     });
+  }
+
+  /**
+   * Folds a batch's outcomes into each endpoint's health. The common case (every attempt to an
+   * endpoint succeeded and it was healthy) is one UPDATE matching no row: no write, no row lock.
+   */
+  private async recordHealth(trx: Kysely<Database>, completions: readonly Completion[], hooks: HealthHooks, now: number): Promise<CompletionResult> {
+    if (completions.length === 0) return { health: new Map(), disabled: [] };
+    const byEndpoint = new Map<string, { at: number; signal: AttemptSignal }[]>();
+    for (const c of completions) {
+      const list = byEndpoint.get(c.attempt.endpointId) ?? [];
+      list.push({ at: c.attempt.startedAt + c.attempt.durationMs, signal: c.signal });
+      byEndpoint.set(c.attempt.endpointId, list);
+    }
+    const allOk: string[] = [];
+    const mixed: string[] = [];
+    for (const [id, signals] of byEndpoint) (signals.every((s) => s.signal.kind === 'ok') ? allOk : mixed).push(id);
+    const result: CompletionResult = { health: new Map(), disabled: [] };
+    for (let i = 0; i < allOk.length; i += CHUNK) {
+      const rows = await trx.updateTable('endpoints')
+        .set({ consecutive_failures: 0, failing_since: null, breaker_state: 'closed', breaker_until: null })
+        .where('id', 'in', allOk.slice(i, i + CHUNK))
+        .where((eb) => eb.or([eb('consecutive_failures', '>', 0), eb('breaker_state', '!=', 'closed'), eb('failing_since', 'is not', null)]))
+        .returning(['id', 'consecutive_failures', 'failing_since', 'breaker_state', 'breaker_until', 'throttled_until'])
+        .execute();
+      for (const r of rows) result.health.set(r.id, toHealth(r));
+    }
+    if (mixed.length === 0) return result;
+    let q = trx.selectFrom('endpoints').select(['id', 'tenant_id', 'url', 'status', 'consecutive_failures', 'failing_since', 'breaker_state', 'breaker_until', 'throttled_until'])
+      .where('id', 'in', mixed);
+    if (this.dialect === 'postgres') q = q.forUpdate();
+    for (const row of await q.execute()) {
+      const change = applySignals(toHealth(row), byEndpoint.get(row.id)!, hooks.policy, now);
+      const h = change.state;
+      await trx.updateTable('endpoints').set({
+        consecutive_failures: h.consecutiveFailures, failing_since: h.failingSince, breaker_state: h.breakerState,
+        breaker_until: h.breakerUntil, throttled_until: h.throttledUntil,
+      }).where('id', '=', row.id).execute();
+      result.health.set(row.id, h);
+      if (change.disable && row.status === 'enabled') {
+        await setEndpointStatus(trx, row.id, change.disable, now);
+        result.disabled.push({ id: row.id, tenantId: row.tenant_id, url: row.url, reason: change.disable, failingSince: h.failingSince });
+      }
+    }
+    if (result.disabled.length > 0) await hooks.onDisabled?.(trx, result.disabled, now);
+    return result;
+  }
+
+  /** Extends this worker's leases on deliveries it still holds (attempts in flight, claims buffered). */
+  async renew(workerId: string, ids: readonly string[], leaseUntil: number): Promise<void> {
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      await this.db.updateTable('deliveries').set({ next_attempt_at: leaseUntil })
+        .where('id', 'in', ids.slice(i, i + CHUNK)).where('lease_owner', '=', workerId).where('status', '=', 'delivering')
+        .execute();
+    }
+  }
+
+  /** Hands claimed deliveries back unattempted, each due again at its own time (endpoint busy, throttled or breaker open). */
+  async defer(workerId: string, items: readonly { id: string; until: number }[], now: number): Promise<void> {
+    const byTime = new Map<number, string[]>();
+    for (const { id, until } of items) byTime.set(until, [...(byTime.get(until) ?? []), id]);
+    for (const [until, ids] of byTime) await this.handBack(workerId, ids, 'unclaimed', until, now);
   }
 
   /**

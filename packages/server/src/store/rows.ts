@@ -3,7 +3,9 @@ import type {
   ApiKey, Attempt, AttemptErrorKind, Delivery, DeliveryStatus, Endpoint, EndpointStatus, EventEnvironment,
   EventType, Tenant, WebhookEvent,
 } from '../core/model.js';
-import type { ApiKeysTable, AttemptsTable, DeliveriesTable, EndpointsTable, EventsTable, EventTypesTable, TenantsTable } from './schema.js';
+import type { BreakerState, DisableReason, EndpointHealthState } from '../core/endpoint-health.js';
+import type { Recovery, RecoveryStatus } from '../core/model.js';
+import type { ApiKeysTable, AttemptsTable, DeliveriesTable, EndpointsTable, EventsTable, EventTypesTable, RecoveriesTable, TenantsTable } from './schema.js';
 
 /** Row ↔ model mapping, in one place. `Number()` because PostgreSQL returns bigint as strings. */
 
@@ -39,11 +41,37 @@ export const toEndpoint = (r: Selectable<EndpointsTable>): Endpoint => ({
   eventTypes: r.event_types === null ? null : (JSON.parse(r.event_types) as string[]),
   headers: JSON.parse(r.headers) as Record<string, string>,
   rateLimit: r.rate_limit,
+  maxInFlight: r.max_in_flight,
+  timeoutMs: r.timeout_ms,
   metadata: JSON.parse(r.metadata) as Record<string, unknown>,
   secret: r.secret,
   status: r.status as EndpointStatus,
+  disabledReason: r.disabled_reason as DisableReason | null,
+  disabledAt: numOrNull(r.disabled_at),
+  health: toHealth(r),
   createdAt: num(r.created_at),
   updatedAt: num(r.updated_at),
+});
+
+export const toHealth = (r: Pick<Selectable<EndpointsTable>, 'consecutive_failures' | 'failing_since' | 'breaker_state' | 'breaker_until' | 'throttled_until'>): EndpointHealthState => ({
+  consecutiveFailures: r.consecutive_failures,
+  failingSince: numOrNull(r.failing_since),
+  breakerState: r.breaker_state as BreakerState,
+  breakerUntil: numOrNull(r.breaker_until),
+  throttledUntil: numOrNull(r.throttled_until),
+});
+
+export const toRecovery = (r: Selectable<RecoveriesTable>): Recovery => ({
+  id: r.id,
+  tenantId: r.tenant_id,
+  endpointId: r.endpoint_id,
+  since: num(r.since),
+  status: r.status as RecoveryStatus,
+  total: r.total,
+  requeued: r.requeued,
+  createdAt: num(r.created_at),
+  updatedAt: num(r.updated_at),
+  finishedAt: numOrNull(r.finished_at),
 });
 
 export const toEvent = (r: Selectable<EventsTable>): WebhookEvent => ({
@@ -64,6 +92,8 @@ export const toDelivery = (r: Selectable<DeliveriesTable>): Delivery => ({
   eventType: r.event_type,
   status: r.status as DeliveryStatus,
   attemptCount: r.attempt_count,
+  throttledCount: r.throttled_count,
+  attemptLimit: r.attempt_limit,
   nextAttemptAt: numOrNull(r.next_attempt_at),
   firstAttemptAt: numOrNull(r.first_attempt_at),
   lastAttemptAt: numOrNull(r.last_attempt_at),

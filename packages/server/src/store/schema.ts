@@ -3,6 +3,8 @@
  * same thing on SQLite and PostgreSQL, so one set of queries serves both dialects.
  */
 
+import type { Generated } from 'kysely';
+
 type Millis = number;
 
 export interface TenantsTable {
@@ -41,11 +43,20 @@ export interface EndpointsTable {
   event_types: string | null;
   headers: string;
   rate_limit: number | null;
+  max_in_flight: number | null;
+  timeout_ms: number | null;
   metadata: string;
   secret: string;
   previous_secret: string | null;
   previous_secret_expires_at: Millis | null;
   status: string;
+  consecutive_failures: Generated<number>;
+  failing_since: Millis | null;
+  breaker_state: Generated<string>;
+  breaker_until: Millis | null;
+  throttled_until: Millis | null;
+  disabled_reason: string | null;
+  disabled_at: Millis | null;
   created_at: Millis;
   updated_at: Millis;
   deleted_at: Millis | null;
@@ -69,6 +80,8 @@ export interface DeliveriesTable {
   event_type: string;
   status: string;
   attempt_count: number;
+  throttled_count: Generated<number>;
+  attempt_limit: number | null;
   next_attempt_at: Millis | null;
   lease_owner: string | null;
   first_attempt_at: Millis | null;
@@ -95,6 +108,21 @@ export interface AttemptsTable {
   error_message: string | null;
 }
 
+export interface RecoveriesTable {
+  id: string;
+  tenant_id: string;
+  endpoint_id: string;
+  since: Millis;
+  status: string;
+  total: number | null;
+  requeued: number;
+  lease_owner: string | null;
+  lease_until: Millis | null;
+  created_at: Millis;
+  updated_at: Millis;
+  finished_at: Millis | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -103,4 +131,5 @@ export interface Database {
   events: EventsTable;
   deliveries: DeliveriesTable;
   attempts: AttemptsTable;
+  recoveries: RecoveriesTable;
 }

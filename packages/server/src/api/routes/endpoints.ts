@@ -1,7 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { getProfile } from '../../core/profiles/index.js';
 import type { ApiContext } from '../context.js';
-import { presentEndpoint } from '../present.js';
+import { parseTime, presentEndpoint, presentRecovery } from '../present.js';
 import { errorResponses, Nullable, PageQuery, pageOf, TenantParams } from '../schemas.js';
 
 const tags = ['Endpoints'];
@@ -13,6 +13,8 @@ const fields = {
   event_types: Nullable(Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { maxItems: 1000 })),
   headers: Type.Record(Type.String(), Type.String({ maxLength: 4096 }), { maxProperties: 50 }),
   rate_limit: Nullable(Type.Integer({ minimum: 1, maximum: 100_000, description: 'deliveries per second' })),
+  max_in_flight: Nullable(Type.Integer({ minimum: 1, maximum: 1000, description: 'attempts in flight at once per worker process (default HERALD_ENDPOINT_MAX_IN_FLIGHT)' })),
+  timeout_ms: Nullable(Type.Integer({ minimum: 100, description: 'attempt timeout; at most HERALD_ATTEMPT_TIMEOUT_MS' })),
   metadata: Type.Record(Type.String(), Type.Unknown(), { maxProperties: 100 }),
   status: Type.Union([Type.Literal('enabled'), Type.Literal('disabled')]),
 };
@@ -37,6 +39,8 @@ export const endpointRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => as
         profile: Type.Optional(Type.String({ description: 'standard (default), or a compatibility profile' })),
         headers: Type.Optional(fields.headers),
         rate_limit: Type.Optional(fields.rate_limit),
+        max_in_flight: Type.Optional(fields.max_in_flight),
+        timeout_ms: Type.Optional(fields.timeout_ms),
         metadata: Type.Optional(fields.metadata),
         secret: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
         status: Type.Optional(fields.status),
@@ -48,7 +52,7 @@ export const endpointRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => as
     const b = req.body;
     const endpoint = await api.endpoints.create(tid, {
       url: b.url, description: b.description, eventTypes: b.event_types, profile: b.profile, headers: b.headers,
-      rateLimit: b.rate_limit, metadata: b.metadata, secret: b.secret, status: b.status,
+      rateLimit: b.rate_limit, maxInFlight: b.max_in_flight, timeoutMs: b.timeout_ms, metadata: b.metadata, secret: b.secret, status: b.status,
     });
     return reply.status(201).send(presentEndpoint(endpoint));
   });
@@ -70,6 +74,8 @@ export const endpointRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => as
         event_types: Type.Optional(fields.event_types),
         headers: Type.Optional(fields.headers),
         rate_limit: Type.Optional(fields.rate_limit),
+        max_in_flight: Type.Optional(fields.max_in_flight),
+        timeout_ms: Type.Optional(fields.timeout_ms),
         metadata: Type.Optional(fields.metadata),
         status: Type.Optional(fields.status),
       }, { additionalProperties: false }),
@@ -80,7 +86,7 @@ export const endpointRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => as
     const b = req.body;
     const endpoint = await api.endpoints.update(tid, req.params.eid, {
       url: b.url, description: b.description, eventTypes: b.event_types, headers: b.headers,
-      rateLimit: b.rate_limit, metadata: b.metadata, status: b.status,
+      rateLimit: b.rate_limit, maxInFlight: b.max_in_flight, timeoutMs: b.timeout_ms, metadata: b.metadata, status: b.status,
     });
     return presentEndpoint(endpoint);
   });
@@ -91,6 +97,34 @@ export const endpointRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => as
     const tid = await api.auth.tenantFor(req, req.params.tid);
     await api.endpoints.delete(tid, req.params.eid);
     return reply.status(204).send(null);
+  });
+
+  app.post('/v1/tenants/:tid/endpoints/:eid/recover', {
+    schema: {
+      tags, summary: 'Re-send, in the background, every failed delivery to this endpoint created since a time (one attempt each)',
+      description: 'Idempotent: asking again for the same endpoint and `since` while the job is queued or running returns that job (200). Follow its progress with GET …/recoveries/{rid}.',
+      params: Params,
+      body: Type.Object({ since: Type.String({ format: 'date-time', description: 'ISO 8601' }) }, { additionalProperties: false }),
+      response: { 202: Type.Ref('Recovery'), 200: Type.Ref('Recovery'), ...errorResponses(400, 401, 404) },
+    },
+  }, async (req, reply) => {
+    const tid = await api.auth.tenantFor(req, req.params.tid);
+    const { recovery, created } = await api.deliveries.recover(tid, req.params.eid, parseTime(req.body.since, 'since')!);
+    return reply.status(created ? 202 : 200).send(presentRecovery(recovery));
+  });
+
+  app.get('/v1/tenants/:tid/endpoints/:eid/recoveries', {
+    schema: { tags, summary: 'Recovery jobs of this endpoint, newest first (last 50)', params: Params, response: { 200: Type.Object({ data: Type.Array(Type.Ref('Recovery')) }), ...errorResponses(401, 404) } },
+  }, async (req) => {
+    const tid = await api.auth.tenantFor(req, req.params.tid);
+    return { data: (await api.deliveries.recoveries(tid, req.params.eid)).map(presentRecovery) };
+  });
+
+  app.get('/v1/tenants/:tid/recoveries/:rid', {
+    schema: { tags, summary: 'A recovery job and its progress', params: Type.Object({ tid: Type.String(), rid: Type.String() }), response: { 200: Type.Ref('Recovery'), ...errorResponses(401, 404) } },
+  }, async (req) => {
+    const tid = await api.auth.tenantFor(req, req.params.tid);
+    return presentRecovery(await api.deliveries.recovery(tid, req.params.rid));
   });
 
   app.get('/v1/tenants/:tid/endpoints/:eid/secret', {

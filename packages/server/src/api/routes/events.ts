@@ -1,6 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ApiContext } from '../context.js';
-import { parseTime, presentEvent } from '../present.js';
+import { parseTime, presentDelivery, presentEvent } from '../present.js';
 import { errorResponses, PageQuery, pageOf, TenantParams } from '../schemas.js';
 
 const tags = ['Events'];
@@ -62,5 +62,17 @@ export const eventRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => async
   }, async (req) => {
     const tid = await api.auth.tenantFor(req, req.params.tid);
     return presentEvent(await api.events.get(tid, req.params.id));
+  });
+
+  app.post('/v1/tenants/:tid/events/:id/resend', {
+    schema: {
+      tags, summary: 'Send an event to one endpoint again (one attempt), or for the first time if it never had it',
+      params: Type.Object({ tid: Type.String(), id: Type.String() }),
+      body: Type.Object({ endpoint_id: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+      response: { 202: Type.Ref('Delivery'), ...errorResponses(400, 401, 404, 409) },
+    },
+  }, async (req, reply) => {
+    const tid = await api.auth.tenantFor(req, req.params.tid);
+    return reply.status(202).send(presentDelivery(await api.deliveries.resendEvent(tid, req.params.id, req.body.endpoint_id)));
   });
 };

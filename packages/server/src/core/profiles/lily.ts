@@ -14,6 +14,7 @@ export const LILY_RETRY_POLICY: RetryPolicy = {
   delaysMs: [0, 30 * S, 5 * M, 30 * M, 2 * H, 6 * H],
   retryOn: 'any',
   jitter: 0,
+  receiverSignals: false,
   retryAfterCapMs: 0,
 };
 

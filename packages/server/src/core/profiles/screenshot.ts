@@ -15,6 +15,7 @@ export const SCREENSHOT_RETRY_POLICY: RetryPolicy = {
   delaysMs: [0, 1 * M, 5 * M, 15 * M, 30 * M, 60 * M],
   retryOn: 'transient',
   jitter: 0,
+  receiverSignals: false,
   retryAfterCapMs: 0,
 };
 

@@ -1,0 +1,99 @@
+import type { EndpointHealthState } from '../core/endpoint-health.js';
+import type { WebhookEvent } from '../core/model.js';
+import type { DispatchEndpoint } from '../store/index.js';
+import type { ClaimedDelivery } from '../store/queue.js';
+
+/** A claimed delivery, loaded and waiting for its endpoint to have a free slot. */
+export interface ReadyDelivery {
+  delivery: ClaimedDelivery;
+  endpoint: DispatchEndpoint;
+  event: WebhookEvent;
+  body: string;
+  claimedAt: number;
+  /** The breaker's half-open probe: sent even though the endpoint is otherwise held back. */
+  probe: boolean;
+}
+
+/**
+ * One endpoint as this worker process sees it: deliveries waiting for a slot, attempts in flight
+ * (capped per endpoint so one slow receiver cannot take every slot), a token bucket for the
+ * endpoint's rate limit, and its last known health.
+ */
+export class Lane {
+  readonly queue: ReadyDelivery[] = [];
+  /** Delivery id → attempt start time. */
+  readonly inflight = new Map<string, number>();
+  health: EndpointHealthState;
+  /** Smoothed attempt duration, ms. */
+  private durationMs = 0;
+  private tokens: number;
+  private refilledAt: number;
+  lastActive: number;
+
+  constructor(public endpoint: DispatchEndpoint, private readonly defaultCap: number, now: number) {
+    this.health = endpoint.health;
+    this.tokens = this.burst;
+    this.refilledAt = now;
+    this.lastActive = now;
+  }
+
+  refresh(endpoint: DispatchEndpoint, now: number): void {
+    this.endpoint = endpoint;
+    this.health = endpoint.health;
+    this.lastActive = now;
+  }
+
+  get cap(): number {
+    return this.endpoint.maxInFlight ?? this.defaultCap;
+  }
+
+  /** Claimed deliveries this lane keeps in memory; beyond this they go back to the queue. */
+  get capacity(): number {
+    return 2 * this.cap;
+  }
+
+  get isIdle(): boolean {
+    return this.queue.length === 0 && this.inflight.size === 0;
+  }
+
+  private get burst(): number {
+    return Math.max(1, this.endpoint.rateLimit ?? 1);
+  }
+
+  /** Takes a rate-limit token; returns 0 on success, else how many ms until one is available. */
+  takeToken(now: number): number {
+    const rate = this.endpoint.rateLimit;
+    if (rate === null || rate <= 0) return 0;
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) * rate) / 1000);
+    this.refilledAt = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - this.tokens) * 1000) / rate);
+  }
+
+  started(deliveryId: string, now: number): void {
+    this.inflight.set(deliveryId, now);
+    this.lastActive = now;
+  }
+
+  finished(deliveryId: string, durationMs: number, now: number): void {
+    this.inflight.delete(deliveryId);
+    this.durationMs = this.durationMs === 0 ? durationMs : 0.8 * this.durationMs + 0.2 * durationMs;
+    this.lastActive = now;
+  }
+
+  /**
+   * How long deliveries that do not fit should wait before a worker looks at them again: about
+   * the time this endpoint needs to work through what it already holds.
+   */
+  backoffMs(now: number): number {
+    let oldest = now;
+    for (const startedAt of this.inflight.values()) oldest = Math.min(oldest, startedAt);
+    let estimate = Math.max(this.durationMs, now - oldest);
+    const rate = this.endpoint.rateLimit;
+    if (rate) estimate = Math.max(estimate, ((this.queue.length + this.inflight.size) * 1000) / rate);
+    return Math.min(30_000, Math.max(100, Math.round(estimate)));
+  }
+}
