@@ -40,7 +40,7 @@ export interface ReceivedRequest {
 }
 
 /** What the receiver answers: a status (with optional headers/body), or 'hang' to never answer. */
-export type Reply = number | { status: number; headers?: Record<string, string>; body?: string } | 'hang';
+export type Reply = number | { status: number; headers?: Record<string, string>; body?: string; delayMs?: number } | 'hang';
 
 export interface Receiver {
   url: string;
@@ -70,7 +70,9 @@ export async function startReceiver(fallback: Reply = 200): Promise<Receiver> {
         return;
       }
       const r = typeof reply === 'number' ? { status: reply } : reply;
-      res.writeHead(r.status, r.headers).end(r.body ?? 'ok');
+      const answer = () => res.writeHead(r.status, r.headers).end(r.body ?? 'ok');
+      if (r.delayMs) setTimeout(answer, r.delayMs);
+      else answer();
     });
   });
   server.keepAliveTimeout = 60_000;

@@ -30,6 +30,7 @@ export class RetentionPruner {
 
   /** One pass: returns the number of events deleted. */
   async pruneNow(): Promise<number> {
+    if (this.retentionDays <= 0) return 0; // keep forever
     const pruned = await this.store.pruneBefore(this.clock.now() - this.retentionDays * DAY);
     if (pruned > 0) this.logger.info({ pruned, retentionDays: this.retentionDays }, 'pruned old events');
     return pruned;

@@ -15,7 +15,24 @@ function pooledRandom(): number {
   return pool[poolAt++]! / 256;
 }
 
-const nextUlid = monotonicFactory(pooledRandom);
+/**
+ * Ids are monotonic within a process. A monotonic factory given an earlier time than it has seen
+ * keeps the later one, so an id would no longer say when its row was made (retention prunes by id
+ * range). Times behind the latest (an injected clock, a clock step) get a separate monotonic run,
+ * restarted whenever they go back again.
+ */
+const forward = monotonicFactory(pooledRandom);
+let latest = 0;
+let behind = { latest: 0, next: monotonicFactory(pooledRandom) };
+function nextUlid(now: number): string {
+  if (now >= latest) {
+    latest = now;
+    return forward(now);
+  }
+  if (now < behind.latest) behind = { latest: now, next: monotonicFactory(pooledRandom) };
+  behind.latest = now;
+  return behind.next(now);
+}
 
 /**
  * Time-sortable, prefixed identifier (`evt_01J…`). Sorting ids sorts by creation time,

@@ -120,14 +120,17 @@ export class DeliveryWorker {
    */
   async runOnce(): Promise<number> {
     let total = 0;
-    for (;;) {
+    let rateLimited = false;
+    while (!rateLimited) {
       const n = await this.claim(this.batchSize);
       total += n;
       while (this.readyCount() > 0) {
         const started = this.dispatchReady();
         if (started === 0 && this.inflight === 0) {
-          // Only rate-limited deliveries are left and the clock is the test's: hand them back for later.
+          // Only rate-limited deliveries are left and the clock is the caller's: hand them back
+          // (due now) and stop, or the next claim would take them straight back.
           await this.handBackReady();
+          rateLimited = true;
           break;
         }
         if (this.readyCount() > 0) await this.slotFreed();
@@ -447,6 +450,8 @@ export class DeliveryWorker {
           const lane = this.lanes.get(id);
           if (lane) lane.health = health;
         }
+        // The endpoint.disabled operational events just committed are due now.
+        if (result.disabled.length > 0) this.nudge();
         for (const d of result.disabled) {
           this.opts.logger.warn({ endpointId: d.id, tenantId: d.tenantId, reason: d.reason }, 'endpoint disabled');
           const lane = this.lanes.get(d.id);

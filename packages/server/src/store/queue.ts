@@ -165,7 +165,7 @@ export class QueueRepo {
     const byEndpoint = new Map<string, { at: number; signal: AttemptSignal }[]>();
     for (const c of completions) {
       const list = byEndpoint.get(c.attempt.endpointId) ?? [];
-      list.push({ at: c.attempt.startedAt + c.attempt.durationMs, signal: c.signal });
+      list.push({ at: c.attempt.startedAt, signal: c.signal });
       byEndpoint.set(c.attempt.endpointId, list);
     }
     const allOk: string[] = [];
