@@ -47,9 +47,17 @@ export class Lane {
     return this.endpoint.maxInFlight ?? this.defaultCap;
   }
 
-  /** Claimed deliveries this lane keeps in memory; beyond this they go back to the queue. */
+  /**
+   * Claimed deliveries this lane keeps in memory; beyond this they go back to the queue. Claims
+   * skip a saturated lane and bring at most `defaultCap` per endpoint, so a claim never overfills it.
+   */
   get capacity(): number {
-    return 2 * this.cap;
+    return 2 * this.cap + this.defaultCap;
+  }
+
+  /** A full round of attempts is already waiting: claiming more for this endpoint would only hold them. */
+  get saturated(): boolean {
+    return this.queue.length >= this.cap;
   }
 
   get isIdle(): boolean {
@@ -84,14 +92,31 @@ export class Lane {
     this.lastActive = now;
   }
 
+  /** How long its attempts take: smoothed over finished ones, or the oldest still running if longer. */
+  attemptMs(now: number): number {
+    let oldest = now;
+    for (const startedAt of this.inflight.values()) oldest = Math.min(oldest, startedAt);
+    return Math.max(this.durationMs, now - oldest);
+  }
+
+  /**
+   * This endpoint's pace, in microseconds per attempt with its concurrency (and rate limit) allowed
+   * for; optimistic by 4×, because a pace guessed too slow would leave the endpoint idle, while one
+   * too fast only means its deliveries are moved again.
+   */
+  perItemUs(now: number): number {
+    let us = (Math.max(this.attemptMs(now), 1) * 1000) / this.cap / 4;
+    const rate = this.endpoint.rateLimit;
+    if (rate) us = Math.max(us, 1_000_000 / rate);
+    return Math.min(us, 30_000_000);
+  }
+
   /**
    * How long deliveries that do not fit should wait before a worker looks at them again: about
    * the time this endpoint needs to work through what it already holds.
    */
   backoffMs(now: number): number {
-    let oldest = now;
-    for (const startedAt of this.inflight.values()) oldest = Math.min(oldest, startedAt);
-    let estimate = Math.max(this.durationMs, now - oldest);
+    let estimate = this.attemptMs(now);
     const rate = this.endpoint.rateLimit;
     if (rate) estimate = Math.max(estimate, ((this.queue.length + this.inflight.size) * 1000) / rate);
     return Math.min(30_000, Math.max(100, Math.round(estimate)));

@@ -6,7 +6,7 @@ import { DEFAULT_HEALTH_POLICY, gate, type HealthPolicy } from '../core/endpoint
 import { getProfile } from '../core/profiles/index.js';
 import { decideAfterAttempt, parseRetryAfter } from '../core/retry.js';
 import type { Completion, DispatchEndpoint, Store } from '../store/index.js';
-import type { ClaimedDelivery, HealthHooks } from '../store/queue.js';
+import type { BusyEndpoint, ClaimedDelivery, HealthHooks } from '../store/queue.js';
 import { buildAttemptRequest } from './build-request.js';
 import { Lane, type ReadyDelivery } from './lane.js';
 import type { HttpTransport } from './transport.js';
@@ -37,6 +37,10 @@ export interface WorkerOptions {
 
 /** A lane with nothing to do is forgotten after this long (its rate-limit bucket with it). */
 const LANE_IDLE_MS = 60_000;
+/** Busy endpoints' queued deliveries are moved out of other endpoints' way at most this often. */
+const PUSH_BACK_EVERY_MS = 20;
+/** Least time between claims that find nothing, unless new work is announced. */
+const EMPTY_CLAIM_PAUSE_MS = 5;
 
 /**
  * The delivery loop of one process. Claims due deliveries in batches, makes each attempt, and
@@ -66,6 +70,10 @@ export class DeliveryWorker {
   private lanes = new Map<string, Lane>();
   private renewTimer: NodeJS.Timeout | null = null;
   private tokenTimer: NodeJS.Timeout | null = null;
+  private lastPushBack = 0;
+  private lastEmptyClaim = 0;
+  /** Something may have become due (a publish, a poll) since the last claim. */
+  private newWork = true;
 
   constructor(private readonly opts: WorkerOptions) {
     this.id = opts.workerId ?? `${hostname()}:${process.pid}:${newId('wrk').slice(-8)}`;
@@ -107,6 +115,12 @@ export class DeliveryWorker {
 
   /** Something became due now (e.g. an event was published): check the queue without waiting for the poll. */
   nudge(): void {
+    this.newWork = true;
+    this.wakeLoop();
+  }
+
+  /** Wakes the loop (an attempt finished, a timer fired) without saying new deliveries are due. */
+  private wakeLoop(): void {
     const wake = this.wake;
     this.wake = null;
     if (wake) wake();
@@ -149,9 +163,14 @@ export class DeliveryWorker {
     let failures = 0;
     while (this.running) {
       let claimed = 0;
-      if (this.dispatchableCount() < this.batchSize) {
+      // After a claim that found nothing, freed slots alone do not justify another for a few ms:
+      // busy endpoints' rows would be scanned again for nothing on every finished attempt.
+      const recentlyEmpty = !this.newWork && this.opts.clock.now() - this.lastEmptyClaim < EMPTY_CLAIM_PAUSE_MS;
+      if (this.dispatchableCount() < this.batchSize && !recentlyEmpty) {
         try {
+          this.newWork = false;
           claimed = await this.claim(this.batchSize);
+          if (claimed === 0) this.lastEmptyClaim = this.opts.clock.now();
           failures = 0;
         } catch (err) {
           failures++;
@@ -162,7 +181,11 @@ export class DeliveryWorker {
       }
       this.dispatchReady();
       if (this.readyCount() > 0) await this.slotFreed();
-      else if (claimed === 0) await this.sleep(this.pollIntervalMs);
+      else if (recentlyEmpty) await this.sleep(EMPTY_CLAIM_PAUSE_MS);
+      else if (claimed === 0) {
+        await this.sleep(this.pollIntervalMs);
+        this.newWork = true; // the poll: scheduled retries may be due
+      }
     }
     // Stopping: claimed but never started deliveries go back to the queue at once.
     await this.handBackReady();
@@ -272,7 +295,7 @@ export class DeliveryWorker {
         this.lanes.set(id, lane);
         void this.attempt(lane, r).finally(() => {
           this.inflight--;
-          this.nudge();
+          this.wakeLoop();
           this.checkIdle();
         });
       }
@@ -290,7 +313,7 @@ export class DeliveryWorker {
     if (this.tokenTimer) return;
     this.tokenTimer = setTimeout(() => {
       this.tokenTimer = null;
-      this.nudge();
+      this.wakeLoop();
     }, ms);
     this.tokenTimer.unref();
   }
@@ -303,9 +326,30 @@ export class DeliveryWorker {
   private async claim(limit: number): Promise<number> {
     const { store, clock } = this.opts;
     const now = clock.now();
-    const full: string[] = [];
-    for (const [id, lane] of this.lanes) if (lane.queue.length + lane.inflight.size >= lane.capacity && full.length < 500) full.push(id);
-    const claimed = await store.queue.claim(this.id, now, now + this.leaseMs, limit, { perEndpoint: 2 * this.endpointMaxInFlight, skipEndpoints: full });
+    // Endpoints this worker cannot take more of now: a full round already waiting, or held back
+    // (breaker open, throttled). The claim skips them; if their deliveries fill the front of the
+    // queue while slots are free, they are moved out of other endpoints' way (isolation).
+    const busy: BusyEndpoint[] = [];
+    for (const lane of this.lanes.values()) {
+      if (busy.length >= 500) break;
+      const g = gate(lane.health, now);
+      if (g.kind === 'wait') busy.push({ id: lane.endpoint.id, keep: 0, startUs: (g.until - now) * 1000, perItemUs: 1000 });
+      else if (lane.saturated) {
+        const perItemUs = lane.perItemUs(now);
+        busy.push({ id: lane.endpoint.id, keep: lane.cap, startUs: (lane.queue.length + lane.inflight.size) * perItemUs, perItemUs });
+      }
+    }
+    const fairness = { perEndpoint: this.endpointMaxInFlight, skipEndpoints: busy.map((b) => b.id) };
+    let claimed = await store.queue.claim(this.id, now, now + this.leaseMs, limit, fairness);
+    if (claimed.length < limit && busy.length > 0 && this.inflight < this.concurrency && now - this.lastPushBack >= PUSH_BACK_EVERY_MS) {
+      this.lastPushBack = now;
+      // While the whole front of the queue is busy endpoints' rows, keep clearing it (bounded).
+      for (let round = 0; round < 10; round++) {
+        const moved = await store.queue.pushBack(busy, limit * 4, now);
+        if (claimed.length > 0 || moved === 0) break;
+        claimed = await store.queue.claim(this.id, now, now + this.leaseMs, limit, fairness);
+      }
+    }
     if (claimed.length === 0) return 0;
     const [events, endpoints] = await Promise.all([
       store.events.getForDispatch([...new Set(claimed.map((c) => c.eventId))]),

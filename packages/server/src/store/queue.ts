@@ -58,6 +58,17 @@ export interface ClaimFairness {
   skipEndpoints?: readonly string[];
 }
 
+/** An endpoint this worker cannot take more deliveries of right now. */
+export interface BusyEndpoint {
+  id: string;
+  /** Its first rows left due, so it finds work as soon as it has room. */
+  keep: number;
+  /** When the first moved row is due again, microseconds from now. */
+  startUs: number;
+  /** And each further one after that: the endpoint's pace. */
+  perItemUs: number;
+}
+
 const CHUNK = 400;
 
 /**
@@ -69,23 +80,23 @@ export class QueueRepo {
   constructor(private readonly db: Kysely<Database>, private readonly dialect: DialectName) {}
 
   /**
-   * Claims up to `limit` due deliveries in one statement (graphile-worker style). `perEndpoint`
-   * bounds how many go to one endpoint per claim and `skipEndpoints` leaves out endpoints this
-   * worker cannot take more of right now, so one hot endpoint's backlog is not claimed only to be
-   * handed back, and other endpoints' deliveries are not stuck behind it.
+   * Claims up to `limit` due deliveries in one statement (graphile-worker style). With `perEndpoint`,
+   * the first `4 × limit` due rows are ranked per endpoint and at most that many go to one
+   * endpoint, none to `skipEndpoints` (endpoints this worker cannot take more of now), so one hot
+   * endpoint's backlog is not claimed only to be handed back. The scan stays bounded whatever the backlog.
    */
   async claim(workerId: string, now: number, leaseUntil: number, limit: number, fair: ClaimFairness = {}): Promise<ClaimedDelivery[]> {
     const lock = sql.raw(this.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '');
     const skip = fair.skipEndpoints?.length ? sql`AND endpoint_id NOT IN (${sql.join(fair.skipEndpoints)})` : sql``;
     const chosen = fair.perEndpoint === undefined
-      ? sql`SELECT id FROM deliveries WHERE next_attempt_at <= ${now} ${skip} ORDER BY next_attempt_at LIMIT ${limit} ${lock}`
-      // Rank a window of due rows per endpoint; the row lock is taken in the innermost query
-      // (PostgreSQL allows no FOR UPDATE beside window functions) and lasts only this statement.
+      ? sql`SELECT id FROM deliveries WHERE next_attempt_at <= ${now} ORDER BY next_attempt_at LIMIT ${limit} ${lock}`
+      // The row lock is taken in the innermost query (PostgreSQL allows no FOR UPDATE beside
+      // window functions) and lasts only this statement.
       : sql`SELECT id FROM (
-              SELECT id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at) AS rn
-                FROM (SELECT id, endpoint_id, next_attempt_at FROM deliveries WHERE next_attempt_at <= ${now} ${skip}
+              SELECT id, endpoint_id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at) AS rn
+                FROM (SELECT id, endpoint_id, next_attempt_at FROM deliveries WHERE next_attempt_at <= ${now}
                        ORDER BY next_attempt_at LIMIT ${limit * 4} ${lock}) AS due
-            ) AS ranked WHERE rn <= ${fair.perEndpoint} ORDER BY next_attempt_at LIMIT ${limit}`;
+            ) AS ranked WHERE rn <= ${fair.perEndpoint} ${skip} ORDER BY next_attempt_at LIMIT ${limit}`;
     const { rows } = await sql<{
       id: string; tenant_id: string; event_id: string; endpoint_id: string; event_type: string;
       attempt_count: number; throttled_count: number; attempt_limit: number | null; first_attempt_at: number | string | null;
@@ -216,6 +227,29 @@ export class QueueRepo {
     const byTime = new Map<number, string[]>();
     for (const { id, until } of items) byTime.set(until, [...(byTime.get(until) ?? []), id]);
     for (const [until, ids] of byTime) await this.handBack(workerId, ids, 'unclaimed', until, now);
+  }
+
+  /**
+   * Spreads the due, unclaimed deliveries of busy endpoints found among the first `window` due rows,
+   * beyond the first `keep` of each, over the time each endpoint needs to reach them, so other endpoints' deliveries queued behind them are claimed in the meantime and
+   * the busy endpoint still finds work when it is ready for more.
+   */
+  async pushBack(endpoints: readonly BusyEndpoint[], window: number, now: number): Promise<number> {
+    if (endpoints.length === 0) return 0;
+    const lock = sql.raw(this.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '');
+    const perEndpoint = (pick: (e: BusyEndpoint) => number) =>
+      sql`CASE endpoint_id ${sql.join(endpoints.map((e) => sql`WHEN ${e.id} THEN CAST(${Math.round(pick(e))} AS BIGINT)`), sql` `)} END`;
+    const result = await sql`
+      UPDATE deliveries SET next_attempt_at = spread.until, updated_at = ${now}
+        FROM (SELECT id, CAST(${now} AS BIGINT) + (${perEndpoint((e) => e.startUs)} + (rn - 1 - ${perEndpoint((e) => e.keep)}) * ${perEndpoint((e) => e.perItemUs)}) / 1000 AS until
+                FROM (SELECT id, endpoint_id, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at) AS rn
+                        FROM (SELECT id, endpoint_id, next_attempt_at, status FROM deliveries WHERE next_attempt_at <= ${now}
+                               ORDER BY next_attempt_at LIMIT ${window} ${lock}) AS due
+                       WHERE status IN ('pending', 'retrying') AND endpoint_id IN (${sql.join(endpoints.map((e) => e.id))})) AS ranked
+               WHERE rn > ${perEndpoint((e) => e.keep)}
+             ) AS spread
+       WHERE deliveries.id = spread.id`.execute(this.db);
+    return Number(result.numAffectedRows ?? 0);
   }
 
   /**
