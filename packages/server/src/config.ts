@@ -35,6 +35,10 @@ export interface Config {
   operatorWebhookSecret: string | undefined;
   /** Events, deliveries and attempts older than this are deleted, days; 0 = keep forever. */
   retentionDays: number;
+  /** 32-byte key (hex or base64) sealing endpoint secrets at rest with AES-256-GCM; unset = stored as given. */
+  encryptionKey: string | undefined;
+  /** API requests per second allowed per API key (or JWT user, or client address when unauthenticated), per process; 0 = no limit. */
+  apiRateLimit: number;
   /** Largest accepted event payload (`data` as JSON), bytes. */
   maxPayloadBytes: number;
   /** How long a rotated-out secret keeps signing (native profile), ms. */
@@ -76,6 +80,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     operatorWebhookUrl: env.HERALD_OPERATOR_WEBHOOK_URL || undefined,
     operatorWebhookSecret: env.HERALD_OPERATOR_WEBHOOK_SECRET || undefined,
     retentionDays: int('HERALD_RETENTION_DAYS', env.HERALD_RETENTION_DAYS, 30),
+    encryptionKey: env.HERALD_ENCRYPTION_KEY || undefined,
+    apiRateLimit: int('HERALD_API_RATE_LIMIT', env.HERALD_API_RATE_LIMIT, 1000),
     maxPayloadBytes: int('HERALD_MAX_PAYLOAD_BYTES', env.HERALD_MAX_PAYLOAD_BYTES, 256 * 1024),
     secretRotationGraceMs: int('HERALD_SECRET_ROTATION_GRACE_MS', env.HERALD_SECRET_ROTATION_GRACE_MS, 24 * 3600 * 1000),
     jwtSecret: env.HERALD_JWT_SECRET || undefined,

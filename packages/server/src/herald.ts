@@ -15,6 +15,7 @@ import { EndpointService } from './services/endpoints.js';
 import { EventService } from './services/events.js';
 import { TenantService } from './services/tenants.js';
 import { Store } from './store/index.js';
+import { SecretBox } from './store/secret-box.js';
 import { DueListener } from './store/wake.js';
 import { RecoveryRunner } from './background/recovery-runner.js';
 import { RetentionPruner } from './background/retention.js';
@@ -56,7 +57,10 @@ export class Herald {
     const { config } = opts;
     const clock = opts.clock ?? systemClock;
     const logger = opts.logger ?? createLogger(config.logLevel);
-    const store = await Store.open(config.databaseUrl);
+    const store = await Store.open(config.databaseUrl, { secrets: SecretBox.fromKey(config.encryptionKey) });
+    // With a key set, secrets written before it are sealed now (idempotent; any process may do it).
+    const sealed = await store.endpoints.sealPlaintextSecrets();
+    if (sealed > 0) logger.info({ sealed }, 'encrypted endpoint secrets stored in the clear');
     const transport = new HttpTransport({
       addressPolicy: { allowPrivateNetworks: config.allowPrivateNetworks, allowCidrs: config.allowCidrs },
       resolver: opts.resolver,

@@ -50,6 +50,8 @@ export interface Receiver {
   replies: Reply[];
   fallback: Reply;
   waitFor(count: number, timeoutMs?: number): Promise<ReceivedRequest[]>;
+  /** Closes every open connection (kept-alive ones too), so the sender's next request must connect anew. */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -98,6 +100,9 @@ export async function startReceiver(fallback: Reply = 200): Promise<Receiver> {
         });
       }
       return requests;
+    },
+    dropConnections() {
+      server.closeAllConnections();
     },
     async close() {
       for (const res of hanging) res.destroy();

@@ -1,8 +1,10 @@
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { HeraldError } from '../core/errors.js';
 import type { ApiContext } from './context.js';
 import { nativeErrorHandler } from './errors.js';
 import { deliveryRoutes } from './routes/deliveries.js';
@@ -38,6 +40,26 @@ export async function buildApp(api: ApiContext, logger: Logger, mounts: ApiMount
     if (req.body === undefined && (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH')) req.body = {};
   });
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  if (api.config.apiRateLimit > 0) {
+    // Per caller, after authentication (preHandler), so each key has its own budget; the error
+    // goes through each surface's error handler, so it has that surface's shape (and Retry-After).
+    await app.register(rateLimit, {
+      global: true,
+      hook: 'preHandler',
+      max: api.config.apiRateLimit,
+      timeWindow: 1000,
+      keyGenerator: (req) => {
+        if (req.principal) return req.principal.keyId ? `key:${req.principal.keyId}` : 'admin';
+        if (req.screenshotUser) return `user:${req.screenshotUser}`;
+        return `ip:${req.ip}`;
+      },
+      allowList: (req) => req.url === '/health' || req.url === '/ready',
+      errorResponseBuilder: (_req, ctx) => {
+        const retryAfterSeconds = Math.max(1, Math.ceil(ctx.ttl / 1000));
+        return new HeraldError('rate_limited', `Too many requests: at most ${ctx.max} per second per API key. Retry in ${retryAfterSeconds} s.`, undefined, { retryAfterSeconds });
+      },
+    });
+  }
 
   await app.register(swagger, {
     openapi: {

@@ -1,9 +1,10 @@
-import type { Kysely, Updateable } from 'kysely';
+import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { DisableReason } from '../core/endpoint-health.js';
 import type { Endpoint, EndpointStatus } from '../core/model.js';
 import { toPage, type Page } from './page.js';
 import { toEndpoint } from './rows.js';
 import type { Database, EndpointsTable } from './schema.js';
+import { SecretBox } from './secret-box.js';
 
 export interface EndpointPatch {
   url?: string;
@@ -26,7 +27,26 @@ export interface DispatchEndpoint extends Endpoint {
 }
 
 export class EndpointRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Kysely<Database>, private readonly secrets: SecretBox = SecretBox.plaintext()) {}
+
+  /** A row as the rest of Herald sees it: the secret opened. */
+  private toEndpoint = (r: Selectable<EndpointsTable>): Endpoint => ({ ...toEndpoint(r), secret: this.secrets.open(r.secret) });
+
+  /** Seals every secret still stored in the clear (after HERALD_ENCRYPTION_KEY was set); returns how many. */
+  async sealPlaintextSecrets(): Promise<number> {
+    if (!this.secrets.encrypts) return 0;
+    const rows = await this.db.selectFrom('endpoints').select(['id', 'secret', 'previous_secret']).execute();
+    let sealed = 0;
+    for (const r of rows) {
+      const needs = !this.secrets.isSealed(r.secret) || (r.previous_secret !== null && !this.secrets.isSealed(r.previous_secret));
+      if (!needs) continue;
+      await this.db.updateTable('endpoints')
+        .set({ secret: this.secrets.seal(r.secret), previous_secret: r.previous_secret === null ? null : this.secrets.seal(r.previous_secret) })
+        .where('id', '=', r.id).where('secret', '=', r.secret).execute();
+      sealed++;
+    }
+    return sealed;
+  }
 
   async insert(e: Endpoint): Promise<Endpoint> {
     await this.db
@@ -43,7 +63,7 @@ export class EndpointRepo {
         max_in_flight: e.maxInFlight,
         timeout_ms: e.timeoutMs,
         metadata: JSON.stringify(e.metadata),
-        secret: e.secret,
+        secret: this.secrets.seal(e.secret),
         previous_secret: null,
         previous_secret_expires_at: null,
         status: e.status,
@@ -59,7 +79,7 @@ export class EndpointRepo {
 
   async get(tenantId: string, id: string): Promise<Endpoint | undefined> {
     const row = await this.live(tenantId).where('id', '=', id).executeTakeFirst();
-    return row && toEndpoint(row);
+    return row && this.toEndpoint(row);
   }
 
   async list(tenantId: string, opts: { cursor?: string; offset?: number; limit: number; profile?: string }): Promise<Page<Endpoint>> {
@@ -70,7 +90,7 @@ export class EndpointRepo {
     // time-ordered, so only id order makes `id < cursor` page correctly); page numbers read newest first.
     q = opts.offset !== undefined ? q.orderBy('created_at', 'desc').orderBy('id', 'desc').offset(opts.offset) : q.orderBy('id', 'desc');
     const rows = await q.limit(opts.limit + 1).execute();
-    return toPage(rows.map(toEndpoint), opts.limit);
+    return toPage(rows.map(this.toEndpoint), opts.limit);
   }
 
   async count(tenantId: string, profile?: string): Promise<number> {
@@ -94,7 +114,7 @@ export class EndpointRepo {
     if (patch.maxInFlight !== undefined) set.max_in_flight = patch.maxInFlight;
     if (patch.timeoutMs !== undefined) set.timeout_ms = patch.timeoutMs;
     if (patch.metadata !== undefined) set.metadata = JSON.stringify(patch.metadata);
-    if (patch.secret !== undefined) set.secret = patch.secret;
+    if (patch.secret !== undefined) set.secret = this.secrets.seal(patch.secret);
     return this.db.transaction().execute(async (trx) => {
       const current = await trx.selectFrom('endpoints').select('status').where('tenant_id', '=', tenantId).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
       if (!current) return undefined;
@@ -103,7 +123,7 @@ export class EndpointRepo {
         await setEndpointStatus(trx, id, patch.status === 'disabled' ? 'manual' : null, now);
       }
       const row = await trx.selectFrom('endpoints').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-      return toEndpoint(row);
+      return this.toEndpoint(row);
     });
   }
 
@@ -113,9 +133,9 @@ export class EndpointRepo {
       const current = await trx.selectFrom('endpoints').select('secret').where('tenant_id', '=', tenantId).where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
       if (!current) return undefined;
       await trx.updateTable('endpoints')
-        .set({ secret, previous_secret: current.secret, previous_secret_expires_at: graceUntil, updated_at: now })
+        .set({ secret: this.secrets.seal(secret), previous_secret: current.secret, previous_secret_expires_at: graceUntil, updated_at: now })
         .where('id', '=', id).execute();
-      return toEndpoint(await trx.selectFrom('endpoints').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
+      return this.toEndpoint(await trx.selectFrom('endpoints').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
     });
   }
 
@@ -134,7 +154,7 @@ export class EndpointRepo {
   /** Endpoints of a tenant that receive new events, for fan-out. */
   async listEnabled(tenantId: string): Promise<Endpoint[]> {
     const rows = await this.live(tenantId).where('status', '=', 'enabled').execute();
-    return rows.map(toEndpoint);
+    return rows.map(this.toEndpoint);
   }
 
   /** By id regardless of tenant: only for the delivery worker, which got the ids from claimed deliveries. */
@@ -144,8 +164,8 @@ export class EndpointRepo {
     const rows = await this.db.selectFrom('endpoints').selectAll().where('id', 'in', ids).execute();
     for (const r of rows) {
       out.set(r.id, {
-        ...toEndpoint(r),
-        previousSecret: r.previous_secret,
+        ...this.toEndpoint(r),
+        previousSecret: this.secrets.open(r.previous_secret),
         previousSecretExpiresAt: r.previous_secret_expires_at === null ? null : Number(r.previous_secret_expires_at),
         deleted: r.deleted_at !== null,
       });

@@ -8,6 +8,7 @@ import { EventTypeRepo } from './event-types.js';
 import { EventRepo } from './events.js';
 import { migrateToLatest } from './migrate.js';
 import { QueueRepo } from './queue.js';
+import { SecretBox } from './secret-box.js';
 import { RecoveryRepo } from './recoveries.js';
 import { pruneEvents } from './retention.js';
 import type { Database } from './schema.js';
@@ -37,11 +38,12 @@ export class Store {
     readonly location: string,
     /** PostgreSQL: a connection like the pool's, for the due-delivery listener. */
     readonly listenConnection?: { connectionString: string; options: string },
+    secrets: SecretBox = SecretBox.plaintext(),
   ) {
     this.tenants = new TenantRepo(db);
     this.apiKeys = new ApiKeyRepo(db);
     this.eventTypes = new EventTypeRepo(db);
-    this.endpoints = new EndpointRepo(db);
+    this.endpoints = new EndpointRepo(db, secrets);
     this.events = new EventRepo(db, dialect);
     this.deliveries = new DeliveryRepo(db);
     this.queue = new QueueRepo(db, dialect);
@@ -49,7 +51,7 @@ export class Store {
   }
 
   /** Opens `DATABASE_URL` and brings its schema up to date. */
-  static async open(url: string | undefined, opts: { migrate?: boolean } = {}): Promise<Store> {
+  static async open(url: string | undefined, opts: { migrate?: boolean; secrets?: SecretBox } = {}): Promise<Store> {
     const handle = openDatabase(url);
     try {
       if (opts.migrate !== false) await migrateToLatest(handle.db, handle.schema);
@@ -57,7 +59,7 @@ export class Store {
       await handle.db.destroy();
       throw err;
     }
-    return new Store(handle.db, handle.dialect, handle.location, handle.listenConnection);
+    return new Store(handle.db, handle.dialect, handle.location, handle.listenConnection, opts.secrets);
   }
 
   /** Deletes events older than `cutoff` with their deliveries and attempts (retention); returns how many events went. */

@@ -35,7 +35,7 @@ export class ScreenshotAuth {
     }
   }
 
-  async userFor(req: FastifyRequest): Promise<string> {
+  async userFor(req: FastifyRequest): Promise<{ user: string; keyId: string | null }> {
     const denied = () => new HeraldError('unauthorized', 'Authentication required');
     const apiKey = header(req, 'x-api-key');
     const keyId = header(req, 'x-api-key-id');
@@ -45,7 +45,7 @@ export class ScreenshotAuth {
     if (apiKey && !keyId) {
       const key = await this.api.store.apiKeys.findActive(apiKey, now);
       if (!key?.tenantId) throw denied();
-      return key.tenantId;
+      return { user: key.tenantId, keyId: key.id };
     }
     if (!bearer) throw denied();
     if (!looksLikeJwt(bearer)) {
@@ -53,7 +53,7 @@ export class ScreenshotAuth {
       if (keyId) throw denied();
       const key = await this.api.store.apiKeys.findActive(bearer, now);
       if (!key?.tenantId) throw denied();
-      return key.tenantId;
+      return { user: key.tenantId, keyId: key.id };
     }
     const sub = await this.verifyJwt(bearer);
     if (!sub) throw denied();
@@ -63,7 +63,7 @@ export class ScreenshotAuth {
       if (!live || key.tenantId !== sub) throw denied();
     }
     if (!(await this.api.store.tenants.get(sub))) throw denied();
-    return sub;
+    return { user: sub, keyId: keyId ?? null };
   }
 
   /** The verified `sub`, or null for anything expired, wrongly signed, unsigned (`alg: none`) or without a subject. */

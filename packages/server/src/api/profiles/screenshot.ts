@@ -87,7 +87,10 @@ export const screenshotRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => 
   const auth = new ScreenshotAuth(api);
   app.setErrorHandler(screenshotErrorHandler);
   app.addHook('onRequest', async (req) => {
-    req.screenshotUser = await auth.userFor(req);
+    const { user, keyId } = await auth.userFor(req);
+    req.screenshotUser = user;
+    // An API key acts as itself (e.g. for its rate limit); a bare JWT is only its user.
+    if (keyId) req.principal = { kind: 'tenant', tenantId: user, keyId };
   });
   const user = (req: FastifyRequest) => req.screenshotUser!;
   const webhook = (req: FastifyRequest, id: string) => api.endpoints.getOfProfile(user(req), id, PROFILE);

@@ -1,0 +1,55 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+
+const PREFIX = 'enc:v1:';
+
+/**
+ * Endpoint signing secrets at rest. With a key (HERALD_ENCRYPTION_KEY: 32 bytes, base64 or hex)
+ * every secret written is sealed with AES-256-GCM (random 96-bit IV, 128-bit tag), stored as
+ * `enc:v1:` + base64(iv | tag | ciphertext). Values without the prefix are read as they are, so
+ * turning encryption on for an existing database needs no migration (Herald seals the old ones
+ * when it starts with a key). Without a key secrets are stored as given.
+ */
+export class SecretBox {
+  private constructor(private readonly key: Buffer | null) {}
+
+  static plaintext(): SecretBox {
+    return new SecretBox(null);
+  }
+
+  /** Parses HERALD_ENCRYPTION_KEY; throws a clear error for anything but 32 bytes. */
+  static fromKey(encoded: string | undefined): SecretBox {
+    if (!encoded) return SecretBox.plaintext();
+    const trimmed = encoded.trim();
+    const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
+    if (key.length !== 32) throw new Error('HERALD_ENCRYPTION_KEY must be 32 bytes, as 64 hex characters or base64 (e.g. `openssl rand -base64 32`)');
+    return new SecretBox(key);
+  }
+
+  get encrypts(): boolean {
+    return this.key !== null;
+  }
+
+  seal(secret: string): string {
+    if (!this.key || secret.startsWith(PREFIX)) return secret;
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    const body = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
+    return PREFIX + Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
+  }
+
+  open(stored: string): string;
+  open(stored: string | null): string | null;
+  open(stored: string | null): string | null {
+    if (stored === null || !stored.startsWith(PREFIX)) return stored;
+    if (!this.key) throw new Error('an endpoint secret is encrypted but HERALD_ENCRYPTION_KEY is not set');
+    const raw = Buffer.from(stored.slice(PREFIX.length), 'base64');
+    const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    // A wrong key fails the tag check here rather than signing with garbage.
+    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+  }
+
+  isSealed(stored: string): boolean {
+    return stored.startsWith(PREFIX);
+  }
+}
