@@ -37,6 +37,8 @@ export interface Config {
   retentionDays: number;
   /** 32-byte key (hex or base64) sealing endpoint secrets at rest with AES-256-GCM; unset = stored as given. */
   encryptionKey: string | undefined;
+  /** HTTP proxy every webhook is sent through (CONNECT), e.g. an egress proxy; unset = direct. */
+  outboundProxy: string | undefined;
   /** API requests per second allowed per API key (or JWT user, or client address when unauthenticated), per process; 0 = no limit. */
   apiRateLimit: number;
   /** Largest accepted event payload (`data` as JSON), bytes. */
@@ -81,6 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     operatorWebhookSecret: env.HERALD_OPERATOR_WEBHOOK_SECRET || undefined,
     retentionDays: int('HERALD_RETENTION_DAYS', env.HERALD_RETENTION_DAYS, 30),
     encryptionKey: env.HERALD_ENCRYPTION_KEY || undefined,
+    outboundProxy: env.HERALD_OUTBOUND_PROXY || undefined,
     apiRateLimit: int('HERALD_API_RATE_LIMIT', env.HERALD_API_RATE_LIMIT, 1000),
     maxPayloadBytes: int('HERALD_MAX_PAYLOAD_BYTES', env.HERALD_MAX_PAYLOAD_BYTES, 256 * 1024),
     secretRotationGraceMs: int('HERALD_SECRET_ROTATION_GRACE_MS', env.HERALD_SECRET_ROTATION_GRACE_MS, 24 * 3600 * 1000),

@@ -65,6 +65,7 @@ export class Herald {
       addressPolicy: { allowPrivateNetworks: config.allowPrivateNetworks, allowCidrs: config.allowCidrs },
       resolver: opts.resolver,
       onDial: opts.onDial,
+      proxyUrl: config.outboundProxy,
     });
     const operational = new OperationalEvents(store, config);
     await operational.ensureOperatorEndpoint(clock.now());

@@ -334,3 +334,53 @@ describe('fuzzed input', () => {
     }
   }, 120_000);
 });
+
+describe('outbound proxy', () => {
+  /** A CONNECT proxy on 127.0.0.1 that tunnels to 127.0.0.1 only (never anywhere else) and records each target. */
+  async function connectProxy() {
+    const net = await import('node:net');
+    const http = await import('node:http');
+    const targets: string[] = [];
+    const server = http.createServer((_req, res) => res.writeHead(405).end());
+    server.on('connect', (req, client: import('node:net').Socket, head: Buffer) => {
+      targets.push(req.url!);
+      const [host, port] = req.url!.split(':');
+      if (host !== '127.0.0.1') {
+        client.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+        return;
+      }
+      const upstream = net.connect(Number(port), '127.0.0.1', () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    open.push({ close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) });
+    return { url: `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`, targets };
+  }
+
+  it('sends webhooks through HERALD_OUTBOUND_PROXY, still refusing private targets before asking it', async () => {
+    const proxy = await connectProxy();
+    const r = await receiver(200);
+    const dev = await herald({ config: { outboundProxy: proxy.url } });
+    await createTenant(dev);
+    await createEndpoint(dev, 'acme', { url: r.url });
+    await publish(dev, 'acme', { type: 'via.proxy', data: {} });
+    await dev.herald.worker.runOnce();
+    expect(proxy.targets).toEqual([`127.0.0.1:${r.port}`]);
+    expect(r.requests).toHaveLength(1);
+    expect((await deliveriesOf(dev))[0]).toMatchObject({ status: 'delivered' });
+
+    const strict = await herald({ config: { outboundProxy: proxy.url, allowPrivateNetworks: false }, resolver: async () => [{ address: '10.1.2.3', family: 4 }] });
+    await createTenant(strict);
+    await createEndpoint(strict, 'acme', { url: `http://internal.attacker.test:${r.port}/` });
+    await publish(strict, 'acme', { type: 'via.proxy', data: {} });
+    await strict.herald.worker.runOnce();
+    expect(proxy.targets).toHaveLength(1);
+    expect((await deliveriesOf(strict))[0]).toMatchObject({ status: 'failed', last_error_kind: 'blocked' });
+  });
+});

@@ -1,5 +1,5 @@
 import type { LookupFunction } from 'node:net';
-import { Agent, request } from 'undici';
+import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import { isAddressAllowed, isIpLiteral, isLocalName, type AddressPolicy } from '../core/network.js';
 import type { AttemptErrorKind } from '../core/model.js';
 import { systemResolver, type Resolver } from './resolver.js';
@@ -30,6 +30,12 @@ export interface TransportOptions {
   connectionsPerOrigin?: number;
   /** Called with every address a connection is about to be opened to (tests assert on it). */
   onDial?: (host: string, address: string) => void;
+  /**
+   * Send every webhook through this HTTP proxy (CONNECT tunnels), e.g. an egress proxy such as
+   * Smokescreen. Herald still vets each target's addresses before asking the proxy, but the proxy
+   * resolves the name again, so it should enforce its own egress policy too.
+   */
+  proxyUrl?: string;
 }
 
 const BLOCKED = 'HERALD_BLOCKED';
@@ -45,18 +51,17 @@ class BlockedAddressError extends Error {
  * Redirects are never followed. Never throws: failures come back classified.
  */
 export class HttpTransport {
-  private readonly agent: Agent;
+  private readonly agent: Dispatcher;
   private readonly resolver: Resolver;
   private readonly maxResponseBytes: number;
 
   constructor(private readonly opts: TransportOptions) {
     this.resolver = opts.resolver ?? systemResolver;
     this.maxResponseBytes = opts.maxResponseBytes ?? 4096;
-    this.agent = new Agent({
-      connections: opts.connectionsPerOrigin ?? 128,
-      keepAliveTimeout: 30_000,
-      connect: { lookup: this.lookup, timeout: 10_000 },
-    });
+    const pool = { connections: opts.connectionsPerOrigin ?? 128, keepAliveTimeout: 30_000 };
+    this.agent = opts.proxyUrl
+      ? new ProxyAgent({ uri: opts.proxyUrl, ...pool, proxyTls: { timeout: 10_000 } })
+      : new Agent({ ...pool, connect: { lookup: this.lookup, timeout: 10_000 } });
   }
 
   async send(req: OutboundRequest): Promise<OutboundResponse> {
@@ -68,7 +73,7 @@ export class HttpTransport {
     } catch {
       return done({ statusCode: null, body: null, retryAfter: null, errorKind: 'invalid_url', errorMessage: 'invalid URL' });
     }
-    const blocked = this.checkHost(url.hostname);
+    const blocked = this.checkHost(url.hostname) ?? (this.opts.proxyUrl ? await this.checkResolved(url.hostname) : null);
     if (blocked) return done({ statusCode: null, body: null, retryAfter: null, errorKind: 'blocked', errorMessage: blocked });
     try {
       const res = await request(url, {
@@ -107,6 +112,20 @@ export class HttpTransport {
     if (isLocalName(hostname)) return `"${hostname}" is a local name`;
     if (isIpLiteral(hostname) && !isAddressAllowed(hostname, policy)) return `${hostname} is not a public address`;
     return null;
+  }
+
+  /** Through a proxy our lookup never runs: vet the name's addresses before handing it over. */
+  private async checkResolved(hostname: string): Promise<string | null> {
+    const policy = this.opts.addressPolicy;
+    if (policy.allowPrivateNetworks || isIpLiteral(hostname)) return null;
+    try {
+      const answers = await this.resolver(hostname);
+      const refused = answers.filter((a) => !isAddressAllowed(a.address, policy));
+      if (answers.length === 0 || refused.length > 0) return `${hostname} resolves to ${answers.map((a) => a.address).join(', ') || 'nothing'}, which is not a public address`;
+      return null;
+    } catch {
+      return null; // the proxy reports the DNS failure itself
+    }
   }
 
   private readonly lookup: LookupFunction = (hostname, options, callback) => {
