@@ -408,8 +408,14 @@ describe('isolation', () => {
     expect((await t.call('GET', `/v1/tenants/bad/endpoints/${bad.id}`)).body.health.breaker).toBe('open');
     // (the threshold, plus what was in flight while the results that opened it were written: not the 1,200 queued)
     expect(failing.requests.length).toBeLessThan(50);
-    const [a, m] = [p99(alone), p99(mixed)];
-    console.log(`isolation: healthy p99 alone ${a} ms, beside a blackhole and a failing endpoint ${m} ms`);
+    // "Alone" again once the bad endpoints are gone: the baseline is the worse of the two, so
+    // other test files loading the machine during one phase do not decide the result.
+    for (const id of [bad.id, (await t.call('GET', '/v1/tenants/bad/endpoints')).body.data.find((e: any) => e.url === blackhole.url).id]) {
+      expect((await t.call('DELETE', `/v1/tenants/bad/endpoints/${id}`)).status).toBe(204);
+    }
+    const aloneAgain = await latencies(t, healthy, 200, false);
+    const [a, m] = [Math.max(p99(alone), p99(aloneAgain)), p99(mixed)];
+    console.log(`isolation: healthy p99 alone ${p99(alone)} / ${p99(aloneAgain)} ms, beside a blackhole and a failing endpoint ${m} ms`);
     // Timer resolution on a busy CI machine is a few ms: below 10 ms, 2× of a tiny number is noise.
     expect(m).toBeLessThanOrEqual(Math.max(2 * a, 10));
   }, 60_000);
