@@ -1,24 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { ManualClock } from '../src/core/clock.js';
 import { DEFAULT_HEALTH_POLICY } from '../src/core/endpoint-health.js';
 import { dnsNotFound } from '../src/delivery/resolver.js';
-import { createEndpoint, createTenant, publish, startHerald, startReceiver, type Receiver, type TestHerald } from './helpers.js';
+import { closedAfterEach, createEndpoint, createTenant, publish, startHerald, startReceiver, type Receiver, type TestHerald } from './helpers.js';
 
-const open: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const o of open.splice(0).reverse()) await o.close();
-});
-async function herald(opts: Parameters<typeof startHerald>[0] = {}): Promise<TestHerald> {
-  const t = await startHerald(opts);
-  open.push(t);
-  return t;
-}
-async function receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver> {
-  const r = await startReceiver(...args);
-  open.push(r);
-  return r;
-}
+const { open, herald, receiver } = closedAfterEach();
 const deliveriesOf = async (t: TestHerald, query = '') => (await t.call('GET', `/v1/tenants/acme/deliveries${query}`)).body.data as any[];
 const detail = async (t: TestHerald, id: string) => (await t.call('GET', `/v1/tenants/acme/deliveries/${id}`)).body;
 

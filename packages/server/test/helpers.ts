@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import pg from 'pg';
+import { afterEach } from 'vitest';
 import { pino } from 'pino';
 import { PG_URL, TEST_SCHEMA_PREFIX } from './pg-setup.js';
 import { Herald, type HeraldOptions } from '../src/herald.js';
@@ -130,7 +131,7 @@ export function testConfig(dbUrl: string, overrides: Partial<Config> = {}): Conf
  * A Herald on its own store (SQLite file or PostgreSQL schema). By default the worker loop is not started: tests drive it with
  * `herald.worker.runOnce()` at the clock's current time, so multi-hour schedules need no sleeping.
  */
-export async function startHerald(opts: Partial<HeraldOptions> & { config?: Partial<Config>; dir?: string } = {}): Promise<TestHerald> {
+export async function startHerald(opts: Omit<Partial<HeraldOptions>, 'config'> & { config?: Partial<Config>; dir?: string } = {}): Promise<TestHerald> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'herald-test-'));
   const dbUrl = storeUrlFor(dir);
   const herald = await Herald.create({
@@ -176,4 +177,28 @@ export async function publish(t: TestHerald, tenant: string, body: Record<string
   const res = await t.call('POST', `/v1/tenants/${tenant}/events`, body);
   if (res.status !== 202) throw new Error(`publish failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
+}
+
+/**
+ * Herald instances and receivers that the calling test file's tests start, closed after each test
+ * (last opened, first closed). `open` takes anything else with a `close()`.
+ */
+export function closedAfterEach() {
+  const open: { close(): Promise<void> }[] = [];
+  afterEach(async () => {
+    for (const o of open.splice(0).reverse()) await o.close();
+  });
+  return {
+    open,
+    async herald(opts: Parameters<typeof startHerald>[0] = {}): Promise<TestHerald> {
+      const t = await startHerald(opts);
+      open.push(t);
+      return t;
+    },
+    async receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver> {
+      const r = await startReceiver(...args);
+      open.push(r);
+      return r;
+    },
+  };
 }

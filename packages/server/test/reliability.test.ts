@@ -1,25 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { ManualClock } from '../src/core/clock.js';
-import { createEndpoint, createTenant, publish, startHerald, startReceiver, type Receiver, type TestHerald } from './helpers.js';
+import { closedAfterEach, createEndpoint, createTenant, publish, startHerald, startReceiver, type Receiver, type TestHerald } from './helpers.js';
 
 // Endpoint health (breaker, auto-disable, receiver signals), per-endpoint limits, replay and
 // recovery, retention and lease renewal, against real receivers on 127.0.0.1.
 
-const open: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const o of open.splice(0).reverse()) await o.close();
-});
-async function herald(opts: Parameters<typeof startHerald>[0] = {}): Promise<TestHerald> {
-  const t = await startHerald(opts);
-  open.push(t);
-  return t;
-}
-async function receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver> {
-  const r = await startReceiver(...args);
-  open.push(r);
-  return r;
-}
+const { open, herald, receiver } = closedAfterEach();
 const S = 1000;
 const H = 3600 * S;
 const endpointOf = async (t: TestHerald, id: string) => (await t.call('GET', `/v1/tenants/acme/endpoints/${id}`)).body;

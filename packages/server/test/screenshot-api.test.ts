@@ -42,7 +42,7 @@ describe('Screenshot API authentication', () => {
     const created = await asUser('POST', '/api/v1/webhooks', createBody());
     expect(created.status).toBe(201);
     const token = await jwt('user_456');
-    for (const headers of [{ 'x-api-key': apiKey }, { authorization: `Bearer ${token}` }, { authorization: `Bearer ${token}`, 'x-api-key-id': keyId }]) {
+    for (const headers of [{ 'x-api-key': apiKey }, { authorization: `Bearer ${token}` }, { authorization: `Bearer ${token}`, 'x-api-key-id': keyId }] as Record<string, string>[]) {
       const res = await call('GET', '/api/v1/webhooks', headers);
       expect(res.status, JSON.stringify(Object.keys(headers))).toBe(200);
       expect(res.body.webhooks.map((w: any) => w.id)).toEqual([created.body.id]);

@@ -1,28 +1,15 @@
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/core/clock.js';
 import { SecretBox } from '../src/store/secret-box.js';
 import type { ResolvedAddress } from '../src/delivery/resolver.js';
-import { createEndpoint, createTenant, publish, startHerald, startReceiver, type Receiver, type TestHerald } from './helpers.js';
+import { closedAfterEach, createEndpoint, createTenant, publish, startHerald, startReceiver, type Receiver, type TestHerald } from './helpers.js';
 
 // The attack matrix: SSRF (never a packet off this machine: every listener is on 127.0.0.1 and
 // every other address comes from an injected resolver and is refused before a socket opens),
 // redirects, tenant isolation, secrets at rest, API rate limits and fuzzed input.
 
-const open: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const o of open.splice(0).reverse()) await o.close();
-});
-async function herald(opts: Parameters<typeof startHerald>[0] = {}): Promise<TestHerald> {
-  const t = await startHerald(opts);
-  open.push(t);
-  return t;
-}
-async function receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver> {
-  const r = await startReceiver(...args);
-  open.push(r);
-  return r;
-}
+const { open, herald, receiver } = closedAfterEach();
 const deliveriesOf = async (t: TestHerald, tenant = 'acme') => (await t.call('GET', `/v1/tenants/${tenant}/deliveries`)).body.data as any[];
 
 describe('SSRF guard', () => {
