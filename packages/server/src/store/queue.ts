@@ -232,7 +232,9 @@ export class QueueRepo {
   /**
    * Spreads the due, unclaimed deliveries of busy endpoints found among the first `window` due rows,
    * beyond the first `keep` of each, over the time each endpoint needs to reach them, so other endpoints' deliveries queued behind them are claimed in the meantime and
-   * the busy endpoint still finds work when it is ready for more.
+   * the busy endpoint still finds work when it is ready for more. Limit: one endpoint's backlog
+   * far larger than the window is spread a window at a time, so others wait while it is; a
+   * per-endpoint ready index (claiming round-robin by endpoint) would remove that.
    */
   async pushBack(endpoints: readonly BusyEndpoint[], window: number, now: number): Promise<number> {
     if (endpoints.length === 0) return 0;
