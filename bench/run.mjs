@@ -230,6 +230,9 @@ async function heraldSqlite(receiver) {
       await sleep(20);
     }
     const idle = await waitForAll(receiver, 50 * ENDPOINTS);
+    // Latency under load: events paced at half the delivery rate just measured.
+    const rate = TOTAL / ((s.lastAt - start) / 1000);
+    const half = await paced(herald, receiver, rate / 2, QUICK ? 1 : 5);
     const rss = await herald.stop();
     const db = new Database(dbFile, { readonly: true });
     const attempts = db.prepare('SELECT count(*) AS n FROM attempts').get().n;
@@ -237,13 +240,37 @@ async function heraldSqlite(receiver) {
     return {
       name: 'herald-sqlite', deliveries_per_s: Math.round(TOTAL / ((s.lastAt - start) / 1000)),
       p50_ms: s.p50, p90_ms: s.p90, p99_ms: s.p99, idle_p50_ms: idle.p50,
+      half_rate_per_s: half.rate, half_rate_deliveries: half.deliveries, half_rate_p50_ms: half.p50, half_rate_p99_ms: half.p99,
       publish_per_s: Math.round(EVENTS / ((published - start) / 1000)), peak_rss_mb: rss,
-      attempts_logged: attempts, lost: TOTAL - s.unique, duplicates: s.duplicates,
+      attempts_logged: attempts, lost: TOTAL - s.unique + half.lost, duplicates: s.duplicates + half.duplicates,
     };
   } finally {
     if (herald.proc.exitCode === null) await herald.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Publishes for `seconds` at `deliveriesPerS` (events of ENDPOINTS deliveries each, sent in small
+ * batches every 10 ms) and returns publish→receive latency at that steady rate.
+ */
+async function paced(herald, receiver, deliveriesPerS, seconds) {
+  await sleep(300);
+  await receiver.call({ type: 'reset' });
+  await setupKeysAgain(herald, receiver);
+  const eventsPerTick = Math.max(1, Math.round(deliveriesPerS / ENDPOINTS / 100));
+  const ticks = seconds * 100;
+  const t0 = wall();
+  let sent = 0;
+  for (let i = 0; i < ticks; i++) {
+    const events = Array.from({ length: eventsPerTick }, () => ({ type: 'bench.paced', data: { sent_at: wall(), pad: PAD } }));
+    await herald.api('POST', '/v1/tenants/bench/events/batch', { events });
+    sent += eventsPerTick;
+    const due = t0 + (i + 1) * 10;
+    if (due > wall()) await sleep(due - wall());
+  }
+  const s = await waitForAll(receiver, sent * ENDPOINTS);
+  return { deliveries: sent * ENDPOINTS, rate: Math.round((sent * ENDPOINTS) / ((wall() - t0) / 1000)), p50: s.p50, p99: s.p99, lost: sent * ENDPOINTS - s.unique, duplicates: s.duplicates };
 }
 
 async function setupKeysAgain(herald, receiver) {
@@ -372,7 +399,7 @@ const report = {
 mkdirSync(join(here, 'results'), { recursive: true });
 writeFileSync(join(here, 'results', QUICK ? 'quick.json' : 'latest.json'), JSON.stringify(report, null, 2) + '\n');
 
-const cols = ['name', 'deliveries_per_s', 'ratio_to_raw', 'ratio_to_bullmq', 'p50_ms', 'p90_ms', 'p99_ms', 'idle_p50_ms', 'publish_per_s', 'peak_rss_mb', 'lost', 'duplicates'];
+const cols = ['name', 'deliveries_per_s', 'ratio_to_raw', 'ratio_to_bullmq', 'p50_ms', 'p90_ms', 'p99_ms', 'half_rate_p50_ms', 'half_rate_p99_ms', 'idle_p50_ms', 'publish_per_s', 'peak_rss_mb', 'lost', 'duplicates'];
 const rows = [{ name: 'raw-ceiling', ...raw, ratio_to_raw: 1 }, ...results];
 console.log(`\nHerald benchmark — ${report.machine.cpus} × ${report.machine.cpu_model}, Node ${report.machine.node}; ${TOTAL} deliveries of ~1 KiB per scenario\n`);
 console.log('| ' + cols.join(' | ') + ' |');

@@ -52,7 +52,11 @@ export class Lane {
    * skip a saturated lane and bring at most `defaultCap` per endpoint, so a claim never overfills it.
    */
   get capacity(): number {
-    return 2 * this.cap + this.defaultCap;
+    return Lane.capacityFor(this.cap, this.defaultCap);
+  }
+
+  static capacityFor(cap: number, defaultCap: number): number {
+    return 2 * cap + defaultCap;
   }
 
   /** A full round of attempts is already waiting: claiming more for this endpoint would only hold them. */
