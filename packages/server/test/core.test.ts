@@ -146,3 +146,18 @@ describe('address policy', () => {
     expect(isLocalName('localhost.example.com')).toBe(false);
   });
 });
+
+describe('ids', () => {
+  it('stay monotonic when the time goes a little back, and keep a time far behind as it is', async () => {
+    const { newId } = await import('../src/core/ids.js');
+    const { decodeTime } = await import('ulid');
+    const now = Date.now();
+    const ids = [newId('x', now), newId('x', now - 5), newId('x', now), newId('x', now - 1000)];
+    expect([...ids].sort()).toEqual(ids);
+    const old = Date.parse('2020-01-01T00:00:00Z');
+    const [d, e] = [newId('x', old), newId('x', old)];
+    expect(d < e).toBe(true);
+    expect(decodeTime(d.slice(2))).toBe(old);
+    expect(newId('x', now) > ids.at(-1)!).toBe(true);
+  });
+});

@@ -407,3 +407,55 @@ describe('isolation', () => {
     expect(m).toBeLessThanOrEqual(Math.max(2 * a, 10));
   }, 60_000);
 });
+
+describe('strict ordering (fifo endpoints)', () => {
+  it('sends one delivery at a time in event order; a failing one holds the rest until it is delivered', async () => {
+    const clock = new ManualClock();
+    const t = await herald({ clock, worker: { random: () => 0.5 } });
+    await createTenant(t);
+    const r = await receiver(200);
+    r.replies.push(500);
+    const ep = await createEndpoint(t, 'acme', { url: r.url, fifo: true });
+    expect(ep.fifo).toBe(true);
+    for (let i = 0; i < 4; i++) await publish(t, 'acme', { type: 'ping', data: { i } });
+    await t.herald.worker.runOnce();
+    expect(r.requests.map((q) => JSON.parse(q.body).data.i)).toEqual([0]);
+    expect((await deliveriesOf(t)).filter((d) => d.status === 'pending')).toHaveLength(3);
+    clock.advance(6 * S);
+    await t.herald.worker.runOnce();
+    expect(r.requests.map((q) => JSON.parse(q.body).data.i)).toEqual([0, 0, 1, 2, 3]);
+  });
+
+  it('keeps order under a running worker with many slots, without holding back other endpoints', async () => {
+    const t = await herald({ startWorker: true, worker: { concurrency: 32 } });
+    await createTenant(t);
+    const http = await import('node:http');
+    const order: number[] = [];
+    let inFlight = 0;
+    let peak = 0;
+    const ordered = http.createServer((req, res) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        order.push(JSON.parse(Buffer.concat(chunks).toString()).data.i);
+        setTimeout(() => {
+          inFlight--;
+          res.end('ok');
+        }, 3);
+      });
+    });
+    await new Promise<void>((resolve) => ordered.listen(0, '127.0.0.1', resolve));
+    openServer(ordered);
+    const other = await receiver(200);
+    await createEndpoint(t, 'acme', { url: `http://127.0.0.1:${(ordered.address() as import('node:net').AddressInfo).port}`, fifo: true });
+    await createEndpoint(t, 'acme', { url: other.url });
+    const events = Array.from({ length: 40 }, (_, i) => ({ type: 'ping', data: { i } }));
+    expect((await t.call('POST', '/v1/tenants/acme/events/batch', { events })).status).toBe(202);
+    await other.waitFor(40);
+    for (let i = 0; i < 200 && order.length < 40; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    expect(order.join(",")).toBe([...Array(40).keys()].join(","));
+    expect(peak).toBe(1);
+  });
+});

@@ -17,7 +17,7 @@ export const presentEventType = (t: EventType) => ({ name: t.name, description: 
 
 export const presentEndpoint = (e: Endpoint) => ({
   id: e.id, url: e.url, description: e.description, profile: e.profile, event_types: e.eventTypes,
-  headers: e.headers, rate_limit: e.rateLimit, max_in_flight: e.maxInFlight, timeout_ms: e.timeoutMs,
+  headers: e.headers, rate_limit: e.rateLimit, max_in_flight: e.maxInFlight, fifo: e.fifo, timeout_ms: e.timeoutMs,
   metadata: e.metadata, status: e.status, disabled_reason: e.disabledReason, disabled_at: iso(e.disabledAt),
   health: {
     breaker: e.health.breakerState, breaker_until: iso(e.health.breakerUntil), consecutive_failures: e.health.consecutiveFailures,

@@ -55,6 +55,7 @@ export const EndpointSchema = Type.Object(
     headers: StringMap,
     rate_limit: Nullable(Type.Integer()),
     max_in_flight: Nullable(Type.Integer()),
+    fifo: Type.Boolean({ description: 'strict ordering: one delivery at a time, in event order' }),
     timeout_ms: Nullable(Type.Integer()),
     metadata: Type.Record(Type.String(), AnyJson),
     status: Type.Union([Type.Literal('enabled'), Type.Literal('disabled')]),

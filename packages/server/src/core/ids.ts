@@ -16,17 +16,19 @@ function pooledRandom(): number {
 }
 
 /**
- * Ids are monotonic within a process. A monotonic factory given an earlier time than it has seen
- * keeps the later one, so an id would no longer say when its row was made (retention prunes by id
- * range). Times behind the latest (an injected clock, a clock step) get a separate monotonic run,
- * restarted whenever they go back again.
+ * Ids are monotonic within a process: one monotonic factory, which for a time a little behind the
+ * latest it saw (concurrent requests, a small clock step) keeps the latest time. A time far behind
+ * (an injected test clock, a large clock step back) gets a separate monotonic run instead, so the
+ * id still says roughly when its row was made (retention prunes by id range); that run restarts
+ * whenever it goes back again.
  */
+const FAR_BEHIND_MS = 3_600_000;
 const forward = monotonicFactory(pooledRandom);
 let latest = 0;
 let behind = { latest: 0, next: monotonicFactory(pooledRandom) };
 function nextUlid(now: number): string {
-  if (now >= latest) {
-    latest = now;
+  if (now > latest - FAR_BEHIND_MS) {
+    latest = Math.max(latest, now);
     return forward(now);
   }
   if (now < behind.latest) behind = { latest: now, next: monotonicFactory(pooledRandom) };

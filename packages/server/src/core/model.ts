@@ -42,6 +42,8 @@ export interface Endpoint {
   rateLimit: number | null;
   /** Attempts in flight at once per worker process; null = the server default. */
   maxInFlight: number | null;
+  /** Strict ordering: one delivery at a time, in event order; the next waits for the previous to finish. */
+  fifo: boolean;
   /** Attempt timeout in ms; null = the server default. */
   timeoutMs: number | null;
   metadata: Record<string, unknown>;

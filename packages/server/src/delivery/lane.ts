@@ -44,6 +44,7 @@ export class Lane {
   }
 
   get cap(): number {
+    if (this.endpoint.fifo) return 1;
     return this.endpoint.maxInFlight ?? this.defaultCap;
   }
 

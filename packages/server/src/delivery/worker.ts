@@ -502,6 +502,8 @@ export class DeliveryWorker {
       this.pending = [];
       try {
         const result = await this.opts.store.queue.complete(this.id, batch, this.healthHooks, this.opts.clock.now());
+        // A finished delivery to a FIFO endpoint makes the next one due: claim it now, not at the next poll.
+        if (batch.some((c) => this.lanes.get(c.attempt.endpointId)?.endpoint.fifo)) this.nudge();
         for (const [id, health] of result.health) {
           const lane = this.lanes.get(id);
           if (lane) lane.health = health;

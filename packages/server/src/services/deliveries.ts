@@ -37,7 +37,7 @@ export class DeliveryService {
     const existing = await store.deliveries.findFor(tenantId, eventId, endpointId);
     if (existing) return this.retry(tenantId, existing.id);
     const delivery = await store.deliveries.insertOne(
-      { id: getProfile(endpoint.profile).newDeliveryId(), tenantId, eventId, endpointId, eventType: event.type }, clock.now());
+      { id: getProfile(endpoint.profile).newDeliveryId(), tenantId, eventId, endpointId, eventType: event.type, ordered: endpoint.fifo }, clock.now());
     this.ctx.nudge();
     return delivery;
   }

@@ -15,6 +15,7 @@ export interface EndpointInput {
   rateLimit?: number | null;
   maxInFlight?: number | null;
   timeoutMs?: number | null;
+  fifo?: boolean;
   metadata?: Record<string, unknown>;
   secret?: string;
   status?: EndpointStatus;
@@ -66,6 +67,7 @@ export class EndpointService {
       headers: checkHeaders(input.headers ?? {}),
       rateLimit: input.rateLimit ?? null,
       maxInFlight: input.maxInFlight ?? null,
+      fifo: input.fifo ?? false,
       timeoutMs: this.checkTimeout(input.timeoutMs) ?? null,
       metadata: input.metadata ?? {},
       secret: input.secret ?? profile.generateSecret(),

@@ -120,5 +120,5 @@ export class EventService {
 }
 
 function plan(endpoints: readonly Endpoint[]): PlannedDelivery[] {
-  return endpoints.map((e) => ({ id: getProfile(e.profile).newDeliveryId(), endpointId: e.id }));
+  return endpoints.map((e) => ({ id: getProfile(e.profile).newDeliveryId(), endpointId: e.id, ordered: e.fifo }));
 }

@@ -34,7 +34,7 @@ export class OperationalEvents {
     if (!existing) {
       await endpoints.insert({
         id: OPERATOR_ENDPOINT_ID, tenantId: OPERATOR_TENANT_ID, url, description: 'Herald operational events', profile: standardProfile.name,
-        eventTypes: null, headers: {}, rateLimit: null, maxInFlight: null, timeoutMs: null, metadata: {},
+        eventTypes: null, headers: {}, rateLimit: null, maxInFlight: null, fifo: false, timeoutMs: null, metadata: {},
         secret: secret ?? standardProfile.generateSecret(), status: 'enabled', disabledReason: null, disabledAt: null, health: HEALTHY,
         createdAt: now, updatedAt: now,
       }).catch(() => undefined);

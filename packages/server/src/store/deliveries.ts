@@ -107,9 +107,9 @@ export class DeliveryRepo {
   }
 
   /** A new delivery of an existing event to one endpoint, due now (resending to an endpoint that did not get it). */
-  async insertOne(d: { id: string; tenantId: string; eventId: string; endpointId: string; eventType: string }, now: number): Promise<Delivery> {
+  async insertOne(d: { id: string; tenantId: string; eventId: string; endpointId: string; eventType: string; ordered: boolean }, now: number): Promise<Delivery> {
     await this.db.insertInto('deliveries').values({
-      id: d.id, tenant_id: d.tenantId, event_id: d.eventId, endpoint_id: d.endpointId, event_type: d.eventType,
+      id: d.id, tenant_id: d.tenantId, event_id: d.eventId, endpoint_id: d.endpointId, event_type: d.eventType, ordered: d.ordered ? 1 : 0,
       status: 'pending', attempt_count: 0, attempt_limit: null, next_attempt_at: now, lease_owner: null,
       first_attempt_at: null, last_attempt_at: null, last_status_code: null, last_error_kind: null, created_at: now, updated_at: now,
     }).execute();

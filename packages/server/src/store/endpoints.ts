@@ -14,6 +14,7 @@ export interface EndpointPatch {
   rateLimit?: number | null;
   maxInFlight?: number | null;
   timeoutMs?: number | null;
+  fifo?: boolean;
   metadata?: Record<string, unknown>;
   status?: EndpointStatus;
   secret?: string;
@@ -62,6 +63,7 @@ export class EndpointRepo {
         rate_limit: e.rateLimit,
         max_in_flight: e.maxInFlight,
         timeout_ms: e.timeoutMs,
+        fifo: e.fifo ? 1 : 0,
         metadata: JSON.stringify(e.metadata),
         secret: this.secrets.seal(e.secret),
         previous_secret: null,
@@ -113,6 +115,7 @@ export class EndpointRepo {
     if (patch.rateLimit !== undefined) set.rate_limit = patch.rateLimit;
     if (patch.maxInFlight !== undefined) set.max_in_flight = patch.maxInFlight;
     if (patch.timeoutMs !== undefined) set.timeout_ms = patch.timeoutMs;
+    if (patch.fifo !== undefined) set.fifo = patch.fifo ? 1 : 0;
     if (patch.metadata !== undefined) set.metadata = JSON.stringify(patch.metadata);
     if (patch.secret !== undefined) set.secret = this.secrets.seal(patch.secret);
     return this.db.transaction().execute(async (trx) => {

@@ -9,6 +9,8 @@ import type { Database, DeliveriesTable, EventsTable } from './schema.js';
 export interface PlannedDelivery {
   id: string;
   endpointId: string;
+  /** The endpoint delivers in strict order. */
+  ordered?: boolean;
 }
 
 export interface EventToInsert {
@@ -70,6 +72,7 @@ export class EventRepo {
             event_id: event.id,
             endpoint_id: d.endpointId,
             event_type: event.type,
+            ordered: d.ordered ? 1 : 0,
             status: 'pending',
             attempt_count: 0,
             next_attempt_at: now,

@@ -87,14 +87,20 @@ export class QueueRepo {
    */
   async claim(workerId: string, now: number, leaseUntil: number, limit: number, fair: ClaimFairness = {}): Promise<ClaimedDelivery[]> {
     const lock = sql.raw(this.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '');
+    // An ordered (FIFO) delivery is due only when no earlier delivery to its endpoint is unfinished,
+    // so at most one per FIFO endpoint is ever claimable: another worker's claim of the head keeps
+    // it unfinished, and a retrying head holds the rest back.
+    const due = sql`next_attempt_at <= ${now} AND (ordered = 0 OR NOT EXISTS (
+      SELECT 1 FROM deliveries AS earlier WHERE earlier.endpoint_id = deliveries.endpoint_id AND earlier.event_id < deliveries.event_id
+         AND earlier.ordered = 1 AND earlier.status IN ('pending', 'retrying', 'delivering')))`;
     const skip = fair.skipEndpoints?.length ? sql`AND endpoint_id NOT IN (${sql.join(fair.skipEndpoints)})` : sql``;
     const chosen = fair.perEndpoint === undefined
-      ? sql`SELECT id FROM deliveries WHERE next_attempt_at <= ${now} ORDER BY next_attempt_at LIMIT ${limit} ${lock}`
+      ? sql`SELECT id FROM deliveries WHERE ${due} ORDER BY next_attempt_at LIMIT ${limit} ${lock}`
       // The row lock is taken in the innermost query (PostgreSQL allows no FOR UPDATE beside
       // window functions) and lasts only this statement.
       : sql`SELECT id FROM (
               SELECT id, endpoint_id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at) AS rn
-                FROM (SELECT id, endpoint_id, next_attempt_at FROM deliveries WHERE next_attempt_at <= ${now}
+                FROM (SELECT id, endpoint_id, next_attempt_at FROM deliveries WHERE ${due}
                        ORDER BY next_attempt_at LIMIT ${limit * 4} ${lock}) AS due
             ) AS ranked WHERE rn <= ${fair.perEndpoint} ${skip} ORDER BY next_attempt_at LIMIT ${limit}`;
     const { rows } = await sql<{

@@ -42,6 +42,7 @@ export const toEndpoint = (r: Selectable<EndpointsTable>): Endpoint => ({
   headers: JSON.parse(r.headers) as Record<string, string>,
   rateLimit: r.rate_limit,
   maxInFlight: r.max_in_flight,
+  fifo: Number(r.fifo) === 1,
   timeoutMs: r.timeout_ms,
   metadata: JSON.parse(r.metadata) as Record<string, unknown>,
   secret: r.secret,

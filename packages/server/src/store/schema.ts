@@ -44,6 +44,8 @@ export interface EndpointsTable {
   headers: string;
   rate_limit: number | null;
   max_in_flight: number | null;
+  /** 1: deliveries go out one at a time, in event order. */
+  fifo: Generated<number>;
   timeout_ms: number | null;
   metadata: string;
   secret: string;
@@ -90,6 +92,8 @@ export interface DeliveriesTable {
   last_error_kind: string | null;
   created_at: Millis;
   updated_at: Millis;
+  /** 1: copied from a FIFO endpoint; the claim takes it only when no earlier delivery to it is unfinished. */
+  ordered: Generated<number>;
 }
 
 export interface AttemptsTable {

@@ -15,6 +15,7 @@ const fields = {
   rate_limit: Nullable(Type.Integer({ minimum: 1, maximum: 100_000, description: 'deliveries per second' })),
   max_in_flight: Nullable(Type.Integer({ minimum: 1, maximum: 1000, description: 'attempts in flight at once per worker process (default HERALD_ENDPOINT_MAX_IN_FLIGHT)' })),
   timeout_ms: Nullable(Type.Integer({ minimum: 100, description: 'attempt timeout; at most HERALD_ATTEMPT_TIMEOUT_MS' })),
+  fifo: Type.Boolean({ description: 'strict ordering: one delivery at a time, in event order; a failing delivery holds the ones after it until it is delivered or fails for good. Applies to deliveries made after it is set.' }),
   metadata: Type.Record(Type.String(), Type.Unknown(), { maxProperties: 100 }),
   status: Type.Union([Type.Literal('enabled'), Type.Literal('disabled')]),
 };
@@ -41,6 +42,7 @@ export const endpointRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => as
         rate_limit: Type.Optional(fields.rate_limit),
         max_in_flight: Type.Optional(fields.max_in_flight),
         timeout_ms: Type.Optional(fields.timeout_ms),
+        fifo: Type.Optional(fields.fifo),
         metadata: Type.Optional(fields.metadata),
         secret: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
         status: Type.Optional(fields.status),
@@ -52,7 +54,7 @@ export const endpointRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => as
     const b = req.body;
     const endpoint = await api.endpoints.create(tid, {
       url: b.url, description: b.description, eventTypes: b.event_types, profile: b.profile, headers: b.headers,
-      rateLimit: b.rate_limit, maxInFlight: b.max_in_flight, timeoutMs: b.timeout_ms, metadata: b.metadata, secret: b.secret, status: b.status,
+      rateLimit: b.rate_limit, maxInFlight: b.max_in_flight, timeoutMs: b.timeout_ms, fifo: b.fifo, metadata: b.metadata, secret: b.secret, status: b.status,
     });
     return reply.status(201).send(presentEndpoint(endpoint));
   });
@@ -76,6 +78,7 @@ export const endpointRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => as
         rate_limit: Type.Optional(fields.rate_limit),
         max_in_flight: Type.Optional(fields.max_in_flight),
         timeout_ms: Type.Optional(fields.timeout_ms),
+        fifo: Type.Optional(fields.fifo),
         metadata: Type.Optional(fields.metadata),
         status: Type.Optional(fields.status),
       }, { additionalProperties: false }),
@@ -86,7 +89,7 @@ export const endpointRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => as
     const b = req.body;
     const endpoint = await api.endpoints.update(tid, req.params.eid, {
       url: b.url, description: b.description, eventTypes: b.event_types, headers: b.headers,
-      rateLimit: b.rate_limit, maxInFlight: b.max_in_flight, timeoutMs: b.timeout_ms, metadata: b.metadata, status: b.status,
+      rateLimit: b.rate_limit, maxInFlight: b.max_in_flight, timeoutMs: b.timeout_ms, fifo: b.fifo, metadata: b.metadata, status: b.status,
     });
     return presentEndpoint(endpoint);
   });
