@@ -504,10 +504,15 @@ export class DeliveryWorker {
         const result = await this.opts.store.queue.complete(this.id, batch, this.healthHooks, this.opts.clock.now());
         // A finished delivery to a FIFO endpoint makes the next one due: claim it now, not at the next poll.
         if (batch.some((c) => this.lanes.get(c.attempt.endpointId)?.endpoint.fifo)) this.nudge();
+        let opened = false;
         for (const [id, health] of result.health) {
           const lane = this.lanes.get(id);
           if (lane) lane.health = health;
+          opened ||= health.breakerState === 'open';
         }
+        // A breaker that just opened leaves its endpoint's backlog due at the front of the queue:
+        // claim now, which moves it out of other endpoints' way, rather than when they next publish.
+        if (opened) this.nudge();
         // The endpoint.disabled operational events just committed are due now.
         if (result.disabled.length > 0) this.nudge();
         for (const d of result.disabled) {
