@@ -418,12 +418,29 @@ describe('strict ordering (fifo endpoints)', () => {
     const ep = await createEndpoint(t, 'acme', { url: r.url, fifo: true });
     expect(ep.fifo).toBe(true);
     for (let i = 0; i < 4; i++) await publish(t, 'acme', { type: 'ping', data: { i } });
+    // Only the first is scheduled; the others wait unscheduled behind it (so claims never scan them).
+    expect((await deliveriesOf(t)).map((d) => d.next_attempt_at === null).sort()).toEqual([false, true, true, true]);
     await t.herald.worker.runOnce();
     expect(r.requests.map((q) => JSON.parse(q.body).data.i)).toEqual([0]);
     expect((await deliveriesOf(t)).filter((d) => d.status === 'pending')).toHaveLength(3);
     clock.advance(6 * S);
     await t.herald.worker.runOnce();
     expect(r.requests.map((q) => JSON.parse(q.body).data.i)).toEqual([0, 0, 1, 2, 3]);
+  });
+
+  it('re-enabling a FIFO endpoint resumes its chain from the earliest waiting delivery, still one at a time', async () => {
+    const clock = new ManualClock();
+    const t = await herald({ clock });
+    await createTenant(t);
+    const r = await receiver(200);
+    const ep = await createEndpoint(t, 'acme', { url: r.url, fifo: true });
+    for (let i = 0; i < 3; i++) await publish(t, 'acme', { type: 'ping', data: { i } });
+    await t.call('PATCH', `/v1/tenants/acme/endpoints/${ep.id}`, { status: 'disabled' });
+    expect((await deliveriesOf(t)).every((d) => d.next_attempt_at === null)).toBe(true);
+    await t.call('PATCH', `/v1/tenants/acme/endpoints/${ep.id}`, { status: 'enabled' });
+    expect((await deliveriesOf(t)).filter((d) => d.next_attempt_at !== null)).toHaveLength(1);
+    await t.herald.worker.runOnce();
+    expect(r.requests.map((q) => JSON.parse(q.body).data.i)).toEqual([0, 1, 2]);
   });
 
   it('keeps order under a running worker with many slots, without holding back other endpoints', async () => {

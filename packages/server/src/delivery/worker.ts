@@ -460,6 +460,7 @@ export class DeliveryWorker {
         nextAttemptAt: decision.nextAttemptAt,
         throttledCount: delivery.throttledCount + (decision.signal.kind === 'throttled' ? 1 : 0),
         signal: decision.signal,
+        ordered: delivery.ordered,
         attempt: {
           id: newId('atm', startedAt),
           deliveryId: delivery.id,

@@ -2,6 +2,7 @@ import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { DisableReason } from '../core/endpoint-health.js';
 import type { Endpoint, EndpointStatus } from '../core/model.js';
 import { toPage, type Page } from './page.js';
+import { scheduleNextOrdered } from './fifo.js';
 import { toEndpoint } from './rows.js';
 import type { Database, EndpointsTable } from './schema.js';
 import { SecretBox } from './secret-box.js';
@@ -209,6 +210,7 @@ export async function setEndpointStatus(trx: Kysely<Database>, id: string, disab
       consecutive_failures: 0, failing_since: null, breaker_state: 'closed', breaker_until: null, throttled_until: null,
     }).where('id', '=', id).execute();
     await trx.updateTable('deliveries').set({ next_attempt_at: now, updated_at: now })
-      .where('endpoint_id', '=', id).where('status', 'in', ['pending', 'retrying']).where('next_attempt_at', 'is', null).execute();
+      .where('endpoint_id', '=', id).where('status', 'in', ['pending', 'retrying']).where('next_attempt_at', 'is', null).where('ordered', '=', 0).execute();
+    await scheduleNextOrdered(trx, id, now);
   }
 }

@@ -46,6 +46,7 @@ export class EventRepo {
       const events: Insertable<EventsTable>[] = [];
       const deliveries: Insertable<DeliveriesTable>[] = [];
       const seenKeys = new Map<string, InsertedEvent>();
+      const chained = await this.fifoEndpointsWithWork(trx, items);
       for (const { event, deliveries: planned } of items) {
         if (event.idempotencyKey !== null) {
           const key = `${event.tenantId}\u0000${event.idempotencyKey}`;
@@ -75,7 +76,9 @@ export class EventRepo {
             ordered: d.ordered ? 1 : 0,
             status: 'pending',
             attempt_count: 0,
-            next_attempt_at: now,
+            // A FIFO endpoint's delivery waits, unscheduled, behind its unfinished one; finishing
+            // that one schedules the next (QueueRepo.complete), so waiting rows cost claims nothing.
+            next_attempt_at: d.ordered && chained.has(d.endpointId) ? null : now,
             lease_owner: null,
             first_attempt_at: null,
             last_attempt_at: null,
@@ -84,6 +87,7 @@ export class EventRepo {
             created_at: now,
             updated_at: now,
           });
+          if (d.ordered) chained.add(d.endpointId);
         }
         out.push({ event, deliveries: planned.length, duplicate: false });
       }
@@ -117,6 +121,15 @@ export class EventRepo {
     const rows = await this.db.selectFrom('events').selectAll().where('id', 'in', ids).execute();
     for (const r of rows) out.set(r.id, toEvent(r));
     return out;
+  }
+
+  /** FIFO endpoints among these deliveries that already have an unfinished ordered delivery. */
+  private async fifoEndpointsWithWork(trx: Kysely<Database>, items: readonly EventToInsert[]): Promise<Set<string>> {
+    const ids = [...new Set(items.flatMap((i) => i.deliveries.filter((d) => d.ordered).map((d) => d.endpointId)))];
+    if (ids.length === 0) return new Set();
+    const rows = await trx.selectFrom('deliveries').select('endpoint_id').distinct()
+      .where('endpoint_id', 'in', ids).where('ordered', '=', 1).where('status', 'in', ['pending', 'retrying', 'delivering']).execute();
+    return new Set(rows.map((r) => r.endpoint_id));
   }
 
   private async findByIdempotencyKey(db: Kysely<Database>, tenantId: string, key: string): Promise<InsertedEvent | undefined> {

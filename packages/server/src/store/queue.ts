@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { applySignals, type AttemptSignal, type DisableReason, type EndpointHealthState, type HealthPolicy } from '../core/endpoint-health.js';
 import type { Attempt, DeliveryStatus } from '../core/model.js';
 import { setEndpointStatus } from './endpoints.js';
+import { scheduleNextOrdered } from './fifo.js';
 import { toHealth } from './rows.js';
 import type { DialectName } from './connect.js';
 import type { Database } from './schema.js';
@@ -17,6 +18,8 @@ export interface ClaimedDelivery {
   throttledCount: number;
   attemptLimit: number | null;
   firstAttemptAt: number | null;
+  /** To a FIFO endpoint: finishing it schedules the endpoint's next delivery. */
+  ordered: boolean;
 }
 
 /** The outcome of one attempt, as written back by the worker that made it. */
@@ -28,6 +31,8 @@ export interface Completion {
   /** Throttled attempts so far, this one included. */
   throttledCount: number;
   signal: AttemptSignal;
+  /** The delivery is to a FIFO endpoint. */
+  ordered?: boolean;
   attempt: Attempt;
 }
 
@@ -105,12 +110,12 @@ export class QueueRepo {
             ) AS ranked WHERE rn <= ${fair.perEndpoint} ${skip} ORDER BY next_attempt_at LIMIT ${limit}`;
     const { rows } = await sql<{
       id: string; tenant_id: string; event_id: string; endpoint_id: string; event_type: string;
-      attempt_count: number; throttled_count: number; attempt_limit: number | null; first_attempt_at: number | string | null;
+      attempt_count: number; throttled_count: number; attempt_limit: number | null; first_attempt_at: number | string | null; ordered: number;
     }>`
       UPDATE deliveries
          SET status = 'delivering', lease_owner = ${workerId}, next_attempt_at = ${leaseUntil}, updated_at = ${now}
        WHERE id IN (${chosen})
-      RETURNING id, tenant_id, event_id, endpoint_id, event_type, attempt_count, throttled_count, attempt_limit, first_attempt_at`.execute(this.db);
+      RETURNING id, tenant_id, event_id, endpoint_id, event_type, attempt_count, throttled_count, attempt_limit, first_attempt_at, ordered`.execute(this.db);
     return rows.map((r) => ({
       id: r.id,
       tenantId: r.tenant_id,
@@ -121,6 +126,7 @@ export class QueueRepo {
       throttledCount: Number(r.throttled_count),
       attemptLimit: r.attempt_limit === null ? null : Number(r.attempt_limit),
       firstAttemptAt: r.first_attempt_at === null ? null : Number(r.first_attempt_at),
+      ordered: Number(r.ordered) === 1,
     }));
   }
 
@@ -168,9 +174,20 @@ export class QueueRepo {
           RETURNING deliveries.id`.execute(trx);
         for (const r of rows) applied.add(r.id);
       }
+      const current = completions.filter((c) => applied.has(c.deliveryId));
+      await this.scheduleNextInOrder(trx, current, now);
       // A late report from a worker that lost its lease says nothing about the endpoint now.
-      return this.recordHealth(trx, completions.filter((c) => applied.has(c.deliveryId)), health, now);
+      return this.recordHealth(trx, current, health, now);
     });
+  }
+
+  /**
+   * A FIFO endpoint's finished delivery (delivered or failed for good) schedules the endpoint's
+   * next waiting one, unless another is already scheduled or in flight.
+   */
+  private async scheduleNextInOrder(trx: Kysely<Database>, completions: readonly Completion[], now: number): Promise<void> {
+    const endpoints = new Set(completions.filter((c) => c.ordered && c.status !== 'retrying').map((c) => c.attempt.endpointId));
+    for (const endpointId of endpoints) await scheduleNextOrdered(trx, endpointId, now);
   }
 
   /**
