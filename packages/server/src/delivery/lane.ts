@@ -105,6 +105,17 @@ export class Lane {
   }
 
   /**
+   * Its queued rows are worth moving out of other endpoints' way: its attempts take long, or
+   * every slot is taken by attempts none of which has come back yet (a receiver that hangs).
+   * A fast endpoint works through its own backlog quickly; moving its rows only slows it down.
+   */
+  isSlow(now: number, slowMs: number): boolean {
+    const age = this.attemptMs(now);
+    if (age >= slowMs) return true;
+    return this.durationMs === 0 && this.inflight.size >= this.cap && age >= slowMs / 10;
+  }
+
+  /**
    * This endpoint's pace, in microseconds per attempt with its concurrency (and rate limit) allowed
    * for; optimistic by 4×, because a pace guessed too slow would leave the endpoint idle, while one
    * too fast only means its deliveries are moved again.

@@ -39,6 +39,8 @@ export interface WorkerOptions {
 const LANE_IDLE_MS = 60_000;
 /** Busy endpoints' queued deliveries are moved out of other endpoints' way at most this often. */
 const PUSH_BACK_EVERY_MS = 20;
+/** Attempts this slow (or hanging) make an endpoint's queued rows worth moving out of others' way. */
+const SLOW_ATTEMPT_MS = 250;
 /** Least time between claims that find nothing, unless new work is announced. */
 const EMPTY_CLAIM_PAUSE_MS = 5;
 
@@ -346,11 +348,13 @@ export class DeliveryWorker {
     const plain = busy.length === 0 && room >= limit / 4;
     const fairness = plain ? {} : { perEndpoint: this.endpointMaxInFlight, skipEndpoints: busy.map((b) => b.id) };
     let claimed = await store.queue.claim(this.id, now, now + this.leaseMs, plain ? room : limit, fairness);
-    if (claimed.length < limit && busy.length > 0 && this.inflight < this.concurrency && now - this.lastPushBack >= PUSH_BACK_EVERY_MS) {
+    // Only held-back and slow endpoints' rows are moved (see Lane.isSlow).
+    const stuck = busy.filter((b) => b.keep === 0 || this.lanes.get(b.id)!.isSlow(now, SLOW_ATTEMPT_MS));
+    if (claimed.length < limit && stuck.length > 0 && this.inflight < this.concurrency && now - this.lastPushBack >= PUSH_BACK_EVERY_MS) {
       this.lastPushBack = now;
-      // While the whole front of the queue is busy endpoints' rows, keep clearing it (bounded).
+      // While the whole front of the queue is such rows, keep clearing it (bounded).
       for (let round = 0; round < 10; round++) {
-        const moved = await store.queue.pushBack(busy, limit * 4, now);
+        const moved = await store.queue.pushBack(stuck, limit * 4, now);
         if (claimed.length > 0 || moved === 0) break;
         claimed = await store.queue.claim(this.id, now, now + this.leaseMs, limit, fairness);
       }
