@@ -40,13 +40,26 @@ if (!['sqlite', 'postgres', 'all'].includes(STORE)) {
   process.exit(2);
 }
 
+// Every child process (receiver, Herald, BullMQ worker) dies with the benchmark, also when it is
+// interrupted or killed by a timeout, so no server is left running.
+const children = new Set();
+const track = (proc) => {
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
+  return proc;
+};
+process.once('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
+
 const wall = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.error('[bench]', ...a);
 
 // ---------- receiver process ----------
 async function startReceiver() {
-  const proc = fork(join(here, 'receiver.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const proc = track(fork(join(here, 'receiver.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   const port = await new Promise((resolve, reject) => {
     proc.once('message', (m) => (m.type === 'ready' ? resolve(m.port) : reject(new Error('receiver failed'))));
     proc.once('exit', () => reject(new Error('receiver exited')));
@@ -89,7 +102,7 @@ function peakRssMb(pid) {
 async function startHerald(dbFile, extraEnv = {}, role = 'all') {
   // BENCH_HERALD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the Herald process only.
   const nodeArgs = (process.env.BENCH_HERALD_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...nodeArgs, HERALD_BIN, 'serve', '--role', role], {
+  const proc = track(spawn(process.execPath, [...nodeArgs, HERALD_BIN, 'serve', '--role', role], {
     env: {
       ...process.env, PORT: '0', DATABASE_URL: dbFile.startsWith('postgres') ? dbFile : `sqlite:${dbFile}`, HERALD_ADMIN_KEY: ADMIN,
       HERALD_ALLOW_PRIVATE_NETWORKS: 'true', HERALD_WORKER_CONCURRENCY: String(CONCURRENCY),
@@ -97,7 +110,7 @@ async function startHerald(dbFile, extraEnv = {}, role = 'all') {
       HERALD_ENDPOINT_MAX_IN_FLIGHT: String(CONCURRENCY), HERALD_LOG_LEVEL: 'info', ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  }));
   const url = await new Promise((resolve, reject) => {
     let out = '';
     proc.stdout.on('data', (c) => {
@@ -300,7 +313,7 @@ async function bullmqBaseline(receiver) {
   const name = `herald-bench-${randomBytes(4).toString('hex')}`;
   const connection = { host: '127.0.0.1', port: 6379 };
   const queue = new Queue(name, { connection });
-  const worker = fork(join(here, 'bullmq-worker.mjs'), [name, receiver.url, secret], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const worker = track(fork(join(here, 'bullmq-worker.mjs'), [name, receiver.url, secret], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   await new Promise((r) => worker.once('message', r));
   try {
     const start = wall();
