@@ -40,6 +40,9 @@ export interface TransportOptions {
 
 const BLOCKED = 'HERALD_BLOCKED';
 
+const notPublic = (hostname: string, answers: readonly { address: string }[]): string =>
+  `${hostname} resolves to ${answers.map((a) => a.address).join(', ') || 'nothing'}, which is not a public address`;
+
 class BlockedAddressError extends Error {
   readonly code = BLOCKED;
 }
@@ -121,7 +124,7 @@ export class HttpTransport {
     try {
       const answers = await this.resolver(hostname);
       const refused = answers.filter((a) => !isAddressAllowed(a.address, policy));
-      if (answers.length === 0 || refused.length > 0) return `${hostname} resolves to ${answers.map((a) => a.address).join(', ') || 'nothing'}, which is not a public address`;
+      if (answers.length === 0 || refused.length > 0) return notPublic(hostname, answers);
       return null;
     } catch {
       return null; // the proxy reports the DNS failure itself
@@ -133,8 +136,7 @@ export class HttpTransport {
       (answers) => {
         const allowed = answers.filter((a) => isAddressAllowed(a.address, this.opts.addressPolicy));
         if (allowed.length === 0) {
-          const listed = answers.map((a) => a.address).join(', ') || 'nothing';
-          callback(new BlockedAddressError(`${hostname} resolves to ${listed}, which is not a public address`), '', 4);
+          callback(new BlockedAddressError(notPublic(hostname, answers)), '', 4);
           return;
         }
         const wanted = options.family === 6 || options.family === 4 ? allowed.filter((a) => a.family === options.family) : allowed;

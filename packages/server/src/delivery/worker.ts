@@ -328,17 +328,24 @@ export class DeliveryWorker {
   private async claim(limit: number): Promise<number> {
     const { store, clock } = this.opts;
     const now = clock.now();
-    // Endpoints this worker cannot take more of now: a full round already waiting, or held back
-    // (breaker open, throttled). The claim skips them; if their deliveries fill the front of the
-    // queue while slots are free, they are moved out of other endpoints' way (isolation).
-    const busy: BusyEndpoint[] = [];
+    // Endpoints this worker cannot take more of now: held back (breaker open, throttled) or with a
+    // full round already waiting. The claim skips them. If the held-back and slow ones' deliveries
+    // fill the front of the queue while slots are free, those are moved out of other endpoints'
+    // way (isolation); a fast endpoint works through its own backlog soon enough.
+    const busy: string[] = [];
+    const stuck: BusyEndpoint[] = [];
     for (const lane of this.lanes.values()) {
       if (busy.length >= 500) break;
       const g = gate(lane.health, now);
-      if (g.kind === 'wait') busy.push({ id: lane.endpoint.id, keep: 0, startUs: (g.until - now) * 1000, perItemUs: 1000 });
-      else if (lane.saturated) {
-        const perItemUs = lane.perItemUs(now);
-        busy.push({ id: lane.endpoint.id, keep: lane.cap, startUs: (lane.queue.length + lane.inflight.size) * perItemUs, perItemUs });
+      if (g.kind === 'wait') {
+        busy.push(lane.endpoint.id);
+        stuck.push({ id: lane.endpoint.id, keep: 0, startUs: (g.until - now) * 1000, perItemUs: 1000 });
+      } else if (lane.saturated) {
+        busy.push(lane.endpoint.id);
+        if (lane.isSlow(now, SLOW_ATTEMPT_MS)) {
+          const perItemUs = lane.perItemUs(now);
+          stuck.push({ id: lane.endpoint.id, keep: lane.cap, startUs: (lane.queue.length + lane.inflight.size) * perItemUs, perItemUs });
+        }
       }
     }
     // Ranking rows per endpoint costs the claim query several times its plain form: claim plainly
@@ -346,10 +353,8 @@ export class DeliveryWorker {
     // (or a busy endpoint's rows must be skipped).
     const room = this.leastRoom(limit);
     const plain = busy.length === 0 && room >= limit / 4;
-    const fairness = plain ? {} : { perEndpoint: this.endpointMaxInFlight, skipEndpoints: busy.map((b) => b.id) };
+    const fairness = plain ? {} : { perEndpoint: this.endpointMaxInFlight, skipEndpoints: busy };
     let claimed = await store.queue.claim(this.id, now, now + this.leaseMs, plain ? room : limit, fairness);
-    // Only held-back and slow endpoints' rows are moved (see Lane.isSlow).
-    const stuck = busy.filter((b) => b.keep === 0 || this.lanes.get(b.id)!.isSlow(now, SLOW_ATTEMPT_MS));
     if (claimed.length < limit && stuck.length > 0 && this.inflight < this.concurrency && now - this.lastPushBack >= PUSH_BACK_EVERY_MS) {
       this.lastPushBack = now;
       // While the whole front of the queue is such rows, keep clearing it (bounded).

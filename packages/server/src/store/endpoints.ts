@@ -5,7 +5,7 @@ import { toPage, type Page } from './page.js';
 import { scheduleNextOrdered } from './fifo.js';
 import { toEndpoint } from './rows.js';
 import type { Database, EndpointsTable } from './schema.js';
-import { SecretBox } from './secret-box.js';
+import { SEALED_PREFIX, SecretBox } from './secret-box.js';
 
 export interface EndpointPatch {
   url?: string;
@@ -37,11 +37,13 @@ export class EndpointRepo {
   /** Seals every secret still stored in the clear (after HERALD_ENCRYPTION_KEY was set); returns how many. */
   async sealPlaintextSecrets(): Promise<number> {
     if (!this.secrets.encrypts) return 0;
-    const rows = await this.db.selectFrom('endpoints').select(['id', 'secret', 'previous_secret']).execute();
+    // Only rows still in the clear are read: a start with everything sealed writes nothing.
+    const clear = `${SEALED_PREFIX}%`;
+    const rows = await this.db.selectFrom('endpoints').select(['id', 'secret', 'previous_secret'])
+      .where((eb) => eb.or([eb('secret', 'not like', clear), eb.and([eb('previous_secret', 'is not', null), eb('previous_secret', 'not like', clear)])]))
+      .execute();
     let sealed = 0;
     for (const r of rows) {
-      const needs = !this.secrets.isSealed(r.secret) || (r.previous_secret !== null && !this.secrets.isSealed(r.previous_secret));
-      if (!needs) continue;
       await this.db.updateTable('endpoints')
         .set({ secret: this.secrets.seal(r.secret), previous_secret: r.previous_secret === null ? null : this.secrets.seal(r.previous_secret) })
         .where('id', '=', r.id).where('secret', '=', r.secret).execute();

@@ -248,14 +248,19 @@ export class QueueRepo {
   /** Hands claimed deliveries back unattempted, each due again at its own time (endpoint busy, throttled or breaker open). */
   async defer(workerId: string, items: readonly { id: string; until: number }[], now: number): Promise<void> {
     const byTime = new Map<number, string[]>();
-    for (const { id, until } of items) byTime.set(until, [...(byTime.get(until) ?? []), id]);
+    for (const { id, until } of items) {
+      const ids = byTime.get(until);
+      if (ids) ids.push(id);
+      else byTime.set(until, [id]);
+    }
     for (const [until, ids] of byTime) await this.handBack(workerId, ids, 'unclaimed', until, now);
   }
 
   /**
    * Spreads the due, unclaimed deliveries of busy endpoints found among the first `window` due rows,
-   * beyond the first `keep` of each, over the time each endpoint needs to reach them, so other endpoints' deliveries queued behind them are claimed in the meantime and
-   * the busy endpoint still finds work when it is ready for more. Limit: one endpoint's backlog
+   * beyond the first `keep` of each, over the time each endpoint needs to reach them, so other
+   * endpoints' deliveries queued behind them are claimed in the meantime and the busy endpoint
+   * still finds work when it is ready for more. Limit: one endpoint's backlog
    * far larger than the window is spread a window at a time, so others wait while it is; a
    * per-endpoint ready index (claiming round-robin by endpoint) would remove that.
    */

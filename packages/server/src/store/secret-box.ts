@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
-const PREFIX = 'enc:v1:';
+/** What every sealed value starts with. */
+export const SEALED_PREFIX = 'enc:v1:';
 
 /**
  * Endpoint signing secrets at rest. With a key (HERALD_ENCRYPTION_KEY: 32 bytes, base64 or hex)
@@ -30,26 +31,23 @@ export class SecretBox {
   }
 
   seal(secret: string): string {
-    if (!this.key || secret.startsWith(PREFIX)) return secret;
+    if (!this.key || secret.startsWith(SEALED_PREFIX)) return secret;
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
     const body = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
-    return PREFIX + Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
+    return SEALED_PREFIX + Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
   }
 
   open(stored: string): string;
   open(stored: string | null): string | null;
   open(stored: string | null): string | null {
-    if (stored === null || !stored.startsWith(PREFIX)) return stored;
+    if (stored === null || !stored.startsWith(SEALED_PREFIX)) return stored;
     if (!this.key) throw new Error('an endpoint secret is encrypted but HERALD_ENCRYPTION_KEY is not set');
-    const raw = Buffer.from(stored.slice(PREFIX.length), 'base64');
+    const raw = Buffer.from(stored.slice(SEALED_PREFIX.length), 'base64');
     const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
     decipher.setAuthTag(raw.subarray(12, 28));
     // A wrong key fails the tag check here rather than signing with garbage.
     return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
   }
 
-  isSealed(stored: string): boolean {
-    return stored.startsWith(PREFIX);
-  }
 }
