@@ -356,6 +356,8 @@ describe('leases', () => {
 
 describe('isolation', () => {
   const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.ceil(xs.length * 0.99) - 1]!;
+  // Enough samples that p99 is not just the one or two warm-up spikes every phase starts with.
+  const SAMPLES = 500;
   /** Publishes `n` events to the healthy tenant, one every few ms, optionally each beside one to the bad tenant; returns publish→receive latencies. */
   async function latencies(t: TestHerald, healthy: Receiver, n: number, alongside: boolean): Promise<number[]> {
     const before = healthy.requests.length;
@@ -376,7 +378,7 @@ describe('isolation', () => {
     const blackhole = await receiver('hang');
     const failing = await receiver(500);
     await createEndpoint(t, 'acme', { url: healthy.url });
-    const alone = await latencies(t, healthy, 200, false);
+    const alone = await latencies(t, healthy, SAMPLES, false);
     await createEndpoint(t, 'bad', { url: blackhole.url });
     const bad = await createEndpoint(t, 'bad', { url: failing.url });
     // A backlog of 1,000 events for the bad endpoints first, so their deliveries fill the front of
@@ -388,7 +390,7 @@ describe('isolation', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await blackhole.waitFor(10);
-    const mixed = await latencies(t, healthy, 200, true);
+    const mixed = await latencies(t, healthy, SAMPLES, true);
     // The blackhole got exactly its 10 slots (the per-endpoint cap) and kept them; the failing
     // endpoint's breaker opened, so its backlog waits instead of being attempted.
     expect(blackhole.requests).toHaveLength(10);
@@ -400,7 +402,7 @@ describe('isolation', () => {
     for (const id of [bad.id, (await t.call('GET', '/v1/tenants/bad/endpoints')).body.data.find((e: any) => e.url === blackhole.url).id]) {
       expect((await t.call('DELETE', `/v1/tenants/bad/endpoints/${id}`)).status).toBe(204);
     }
-    const aloneAgain = await latencies(t, healthy, 200, false);
+    const aloneAgain = await latencies(t, healthy, SAMPLES, false);
     const [a, m] = [Math.max(p99(alone), p99(aloneAgain)), p99(mixed)];
     console.log(`isolation: healthy p99 alone ${p99(alone)} / ${p99(aloneAgain)} ms, beside a blackhole and a failing endpoint ${m} ms`);
     // Timer resolution on a busy CI machine is a few ms: below 10 ms, 2× of a tiny number is noise.
