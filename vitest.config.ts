@@ -9,7 +9,8 @@ process.env.HERALD_TEST_RUN ??= `${Math.floor(Date.now() / 1000)}_${randomBytes(
  * One behavioural suite, run once per store. Store-independent files (pure core, the CLI as a
  * process, the benchmark smoke test) run in the sqlite project only.
  */
-const storeIndependent = ['packages/server/test/core.test.ts', 'packages/server/test/cli.test.ts', 'packages/server/test/bench-smoke.test.ts'];
+const storeIndependent = ['packages/server/test/core.test.ts', 'packages/server/test/cli.test.ts', 'packages/server/test/bench-smoke.test.ts',
+  'packages/server/test/threaded-transport.test.ts'];
 /** Several processes on one database: PostgreSQL only. */
 const postgresOnly = ['packages/server/test/scale-out.test.ts'];
 

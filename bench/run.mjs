@@ -99,6 +99,16 @@ function peakRssMb(pid) {
   }
 }
 
+/** CPU time (user + system) a process has used so far, in ms: steadier than wall time for A/B. */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return null;
+  }
+}
+
 async function startHerald(dbFile, extraEnv = {}, role = 'all') {
   // BENCH_HERALD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the Herald process only.
   const nodeArgs = (process.env.BENCH_HERALD_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -209,14 +219,18 @@ async function heraldPostgres(receiver, workers) {
     procs.push(api);
     for (let i = 0; i < workers; i++) procs.push(await startHerald(url.toString(), { HERALD_PG_POOL_SIZE: '4' }, 'worker'));
     await setupTenant(api, receiver);
+    const cpuOfAll = () => procs.reduce((sum, p) => sum + cpuMs(p.proc.pid), 0);
+    const cpuBefore = cpuOfAll();
     const [start, published] = await publishAll(api);
     const s = await waitForAll(receiver, TOTAL);
+    const cpuUsed = cpuOfAll() - cpuBefore;
     const rss = [];
     for (const p of procs) rss.push(await p.stop());
     return {
       name: `herald-postgres-${workers}`, workers, deliveries_per_s: Math.round(TOTAL / ((s.lastAt - start) / 1000)),
       p50_ms: s.p50, p90_ms: s.p90, p99_ms: s.p99, publish_per_s: Math.round(EVENTS / ((published - start) / 1000)),
-      peak_rss_mb: Math.max(...rss.filter(Boolean)), lost: TOTAL - s.unique, duplicates: s.duplicates,
+      peak_rss_mb: Math.max(...rss.filter(Boolean)), cpu_us_per_delivery: Math.round((cpuUsed * 1000) / TOTAL),
+      lost: TOTAL - s.unique, duplicates: s.duplicates,
     };
   } finally {
     for (const p of procs) if (p.proc.exitCode === null) await p.stop();
@@ -232,8 +246,10 @@ async function heraldSqlite(receiver) {
   const herald = await startHerald(dbFile);
   try {
     await setupTenant(herald, receiver);
+    const cpuBefore = cpuMs(herald.proc.pid);
     const [start, published] = await publishAll(herald);
     const s = await waitForAll(receiver, TOTAL);
+    const cpuUsed = cpuMs(herald.proc.pid) - cpuBefore;
     // Idle latency: single events, one at a time, on a quiet system.
     await sleep(500);
     await receiver.call({ type: 'reset' });
@@ -255,6 +271,7 @@ async function heraldSqlite(receiver) {
       p50_ms: s.p50, p90_ms: s.p90, p99_ms: s.p99, idle_p50_ms: idle.p50,
       half_rate_per_s: half.rate, half_rate_deliveries: half.deliveries, half_rate_p50_ms: half.p50, half_rate_p99_ms: half.p99,
       publish_per_s: Math.round(EVENTS / ((published - start) / 1000)), peak_rss_mb: rss,
+      cpu_us_per_delivery: Math.round((cpuUsed * 1000) / TOTAL),
       attempts_logged: attempts, lost: TOTAL - s.unique + half.lost, duplicates: s.duplicates + half.duplicates,
     };
   } finally {
@@ -316,6 +333,7 @@ async function bullmqBaseline(receiver) {
   const worker = track(fork(join(here, 'bullmq-worker.mjs'), [name, receiver.url, secret], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   await new Promise((r) => worker.once('message', r));
   try {
+    const cpuBefore = cpuMs(worker.pid);
     const start = wall();
     for (let e = 0; e < EVENTS; e += 200) {
       const jobs = [];
@@ -326,7 +344,7 @@ async function bullmqBaseline(receiver) {
       await queue.addBulk(jobs);
     }
     const s = await waitForAll(receiver, TOTAL);
-    return { name: 'bullmq-baseline', deliveries_per_s: Math.round(TOTAL / ((s.lastAt - start) / 1000)), p50_ms: s.p50, p90_ms: s.p90, p99_ms: s.p99, peak_rss_mb: peakRssMb(worker.pid), lost: TOTAL - s.unique, duplicates: s.duplicates };
+    return { name: 'bullmq-baseline', deliveries_per_s: Math.round(TOTAL / ((s.lastAt - start) / 1000)), p50_ms: s.p50, p90_ms: s.p90, p99_ms: s.p99, peak_rss_mb: peakRssMb(worker.pid), cpu_us_per_delivery: Math.round(((cpuMs(worker.pid) - cpuBefore) * 1000) / TOTAL), lost: TOTAL - s.unique, duplicates: s.duplicates };
   } finally {
     worker.send({ type: 'stop' });
     await new Promise((r) => worker.once('exit', r));
@@ -412,7 +430,7 @@ const report = {
 mkdirSync(join(here, 'results'), { recursive: true });
 writeFileSync(join(here, 'results', QUICK ? 'quick.json' : 'latest.json'), JSON.stringify(report, null, 2) + '\n');
 
-const cols = ['name', 'deliveries_per_s', 'ratio_to_raw', 'ratio_to_bullmq', 'p50_ms', 'p90_ms', 'p99_ms', 'half_rate_p50_ms', 'half_rate_p99_ms', 'idle_p50_ms', 'publish_per_s', 'peak_rss_mb', 'lost', 'duplicates'];
+const cols = ['name', 'deliveries_per_s', 'ratio_to_raw', 'ratio_to_bullmq', 'p50_ms', 'p90_ms', 'p99_ms', 'half_rate_p50_ms', 'half_rate_p99_ms', 'idle_p50_ms', 'publish_per_s', 'peak_rss_mb', 'cpu_us_per_delivery', 'lost', 'duplicates'];
 const rows = [{ name: 'raw-ceiling', ...raw, ratio_to_raw: 1 }, ...results];
 console.log(`\nHerald benchmark — ${report.machine.cpus} × ${report.machine.cpu_model}, Node ${report.machine.node}; ${TOTAL} deliveries of ~1 KiB per scenario\n`);
 console.log('| ' + cols.join(' | ') + ' |');

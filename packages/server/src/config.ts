@@ -13,6 +13,8 @@ export interface Config {
   logLevel: string;
   /** Attempts in flight at once per process. */
   workerConcurrency: number;
+  /** Threads that send attempts (HTTP work off the worker's event loop); 0 sends from the main thread. */
+  deliveryThreads: number;
   /** Whether this process runs the delivery worker. */
   runWorker: boolean;
   /** Whether this process serves the HTTP API (false for `--role worker`). */
@@ -71,6 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     allowCidrs: (env.HERALD_ALLOW_CIDRS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     logLevel: env.HERALD_LOG_LEVEL || 'info',
     workerConcurrency: int('HERALD_WORKER_CONCURRENCY', env.HERALD_WORKER_CONCURRENCY, 64),
+    deliveryThreads: int('HERALD_DELIVERY_THREADS', env.HERALD_DELIVERY_THREADS, 1),
     runWorker: bool(env.HERALD_WORKER, true),
     runApi: true,
     leaseMs: int('HERALD_LEASE_MS', env.HERALD_LEASE_MS, 0),

@@ -6,7 +6,8 @@ import type { ApiContext } from './api/context.js';
 import type { Config } from './config.js';
 import { systemClock, type Clock } from './core/clock.js';
 import type { Resolver } from './delivery/resolver.js';
-import { HttpTransport } from './delivery/transport.js';
+import { ThreadedTransport } from './delivery/threaded-transport.js';
+import { HttpTransport, type Transport } from './delivery/transport.js';
 import { DeliveryWorker, type WorkerOptions } from './delivery/worker.js';
 import { createLogger } from './logger.js';
 import type { ServiceContext } from './services/context.js';
@@ -47,7 +48,7 @@ export class Herald {
     readonly worker: DeliveryWorker,
     readonly recoveries: RecoveryRunner,
     readonly pruner: RetentionPruner,
-    readonly transport: HttpTransport,
+    readonly transport: Transport,
     readonly api: ApiContext,
     readonly logger: Logger,
     private readonly listener: DueListener | null,
@@ -61,12 +62,15 @@ export class Herald {
     // With a key set, secrets written before it are sealed now (idempotent; any process may do it).
     const sealed = await store.endpoints.sealPlaintextSecrets();
     if (sealed > 0) logger.info({ sealed }, 'encrypted endpoint secrets stored in the clear');
-    const transport = new HttpTransport({
+    const transportOptions = {
       addressPolicy: { allowPrivateNetworks: config.allowPrivateNetworks, allowCidrs: config.allowCidrs },
-      resolver: opts.resolver,
-      onDial: opts.onDial,
       proxyUrl: config.outboundProxy,
-    });
+    };
+    // A resolver or dial hook given in code (tests) cannot cross into a thread: send from this one.
+    const inProcess = config.deliveryThreads === 0 || opts.resolver !== undefined || opts.onDial !== undefined;
+    const transport: Transport = inProcess
+      ? new HttpTransport({ ...transportOptions, resolver: opts.resolver, onDial: opts.onDial })
+      : new ThreadedTransport(transportOptions, config.deliveryThreads);
     const operational = new OperationalEvents(store, config);
     await operational.ensureOperatorEndpoint(clock.now());
     const worker = new DeliveryWorker({

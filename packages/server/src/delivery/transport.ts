@@ -21,6 +21,12 @@ export interface OutboundResponse {
   durationMs: number;
 }
 
+/** What the worker sends attempts through: in this thread (`HttpTransport`) or in delivery threads. */
+export interface Transport {
+  send(req: OutboundRequest): Promise<OutboundResponse>;
+  close(): Promise<void>;
+}
+
 export interface TransportOptions {
   addressPolicy: AddressPolicy;
   resolver?: Resolver;
@@ -53,7 +59,7 @@ class BlockedAddressError extends Error {
  * policy allows, so the vetted address is the one connected to (no second lookup to rebind).
  * Redirects are never followed. Never throws: failures come back classified.
  */
-export class HttpTransport {
+export class HttpTransport implements Transport {
   private readonly agent: Dispatcher;
   private readonly resolver: Resolver;
   private readonly maxResponseBytes: number;

@@ -9,11 +9,11 @@ import type { Completion, DispatchEndpoint, Store } from '../store/index.js';
 import type { BusyEndpoint, ClaimedDelivery, HealthHooks } from '../store/queue.js';
 import { buildAttemptRequest } from './build-request.js';
 import { Lane, type ReadyDelivery } from './lane.js';
-import type { HttpTransport } from './transport.js';
+import type { Transport } from './transport.js';
 
 export interface WorkerOptions {
   store: Store;
-  transport: HttpTransport;
+  transport: Transport;
   clock: Clock;
   logger: Logger;
   /** Attempts in flight at once in this process. */
@@ -185,8 +185,9 @@ export class DeliveryWorker {
       if (this.readyCount() > 0) await this.slotFreed();
       else if (recentlyEmpty) await this.sleep(EMPTY_CLAIM_PAUSE_MS);
       else if (claimed === 0) {
-        await this.sleep(this.pollIntervalMs);
-        this.newWork = true; // the poll: scheduled retries may be due
+        // The poll: scheduled retries may be due. Woken early by a finished attempt is no reason
+        // to look again (that made one empty claim per attempt whenever the queue ran dry).
+        if (await this.sleep(this.pollIntervalMs)) this.newWork = true;
       }
     }
     // Stopping: claimed but never started deliveries go back to the queue at once.
@@ -226,26 +227,27 @@ export class DeliveryWorker {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** Resolves true when the full time passed, false when woken early. */
+  private sleep(ms: number): Promise<boolean> {
     if (this.nudged) {
       this.nudged = false;
-      return Promise.resolve();
+      return Promise.resolve(false);
     }
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.wake = null;
-        resolve();
+        resolve(true);
       }, ms);
       this.wake = () => {
         clearTimeout(timer);
-        resolve();
+        resolve(false);
       };
     });
   }
 
   /** Resolves when an attempt finishes (or the worker is nudged/stopped). */
-  private slotFreed(): Promise<void> {
-    return this.sleep(this.pollIntervalMs);
+  private async slotFreed(): Promise<void> {
+    await this.sleep(this.pollIntervalMs);
   }
 
   /**

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { ThreadedTransport } from '../src/delivery/threaded-transport.js';
+import { closedAfterEach } from './helpers.js';
+
+const local = { addressPolicy: { allowPrivateNetworks: true, allowCidrs: [] } };
+
+describe('delivery threads', () => {
+  const open = closedAfterEach();
+
+  it('sends concurrent attempts from two threads and answers each with its own result', async () => {
+    const receiver = await open.receiver();
+    const transport = new ThreadedTransport(local, 2);
+    open.open.push(transport);
+    // Every third request is throttled, the others accepted: each answer must find its request.
+    for (let i = 0; i < 300; i++) receiver.replies.push(i % 3 === 0 ? { status: 429, headers: { 'retry-after': '7' }, body: `slow ${i}` } : { status: 200, body: `ok ${i}` });
+    const results = await Promise.all(Array.from({ length: 300 }, (_, i) =>
+      transport.send({ url: `${receiver.url}/hook/${i}`, headers: { 'content-type': 'application/json', 'x-n': String(i) }, body: JSON.stringify({ i }), timeoutMs: 5_000 })));
+    expect(receiver.requests).toHaveLength(300);
+    // The receiver answered in arrival order; map each request's number to the reply it got.
+    const replyFor = new Map(receiver.requests.map((r, k) => [Number(r.headers['x-n']), k]));
+    results.forEach((res, i) => {
+      const k = replyFor.get(i)!;
+      expect(JSON.parse(receiver.requests[k]!.body)).toEqual({ i });
+      if (k % 3 === 0) expect(res).toMatchObject({ statusCode: 429, retryAfter: '7', errorKind: 'http', body: `slow ${k}` });
+      else expect(res).toMatchObject({ statusCode: 200, retryAfter: null, errorKind: null, body: `ok ${k}` });
+    });
+  });
+
+  it('applies the address policy and the timeout inside the thread', async () => {
+    const receiver = await open.receiver('hang');
+    const guarded = new ThreadedTransport({ addressPolicy: { allowPrivateNetworks: false, allowCidrs: [] } }, 1);
+    const permissive = new ThreadedTransport(local, 1);
+    open.open.push(guarded, permissive);
+    const blocked = await guarded.send({ url: `${receiver.url}/x`, headers: {}, body: '{}', timeoutMs: 1_000 });
+    expect(blocked).toMatchObject({ statusCode: null, errorKind: 'blocked' });
+    const hung = await permissive.send({ url: `${receiver.url}/x`, headers: {}, body: '{}', timeoutMs: 300 });
+    expect(hung).toMatchObject({ statusCode: null, errorKind: 'timeout' });
+    expect(hung.durationMs).toBeGreaterThanOrEqual(250);
+  });
+
+  it('fails attempts cleanly once closed', async () => {
+    const receiver = await open.receiver();
+    const transport = new ThreadedTransport(local, 1);
+    expect((await transport.send({ url: receiver.url, headers: {}, body: '{}', timeoutMs: 1_000 })).statusCode).toBe(200);
+    await transport.close();
+    const res = await transport.send({ url: receiver.url, headers: {}, body: '{}', timeoutMs: 1_000 });
+    expect(res).toMatchObject({ statusCode: null, errorKind: 'connection', errorMessage: 'the transport is closed' });
+    expect(receiver.requests).toHaveLength(1);
+  });
+});
