@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { threadEntry } from '../thread-entry.js';
 import type { OutboundRequest, OutboundResponse, Transport, TransportOptions } from './transport.js';
 
 /** Messages between the worker and a delivery thread: batches of [request id, payload]. */
@@ -71,7 +70,7 @@ export class ThreadedTransport implements Transport {
   }
 
   private spawn(slot: number): DeliveryThread {
-    const worker = new Worker(threadEntry(), { workerData: this.opts });
+    const worker = new Worker(threadEntry(new URL('./transport-thread.js', import.meta.url)), { workerData: this.opts });
     const thread: DeliveryThread = { worker, pending: new Map(), outbox: [] };
     worker.on('message', (replies: ThreadReply[]) => {
       for (const [id, res] of replies) {
@@ -93,14 +92,4 @@ export class ThreadedTransport implements Transport {
 
 function failed(message: string, durationMs: number): OutboundResponse {
   return { statusCode: null, body: null, retryAfter: null, errorKind: 'connection', errorMessage: message, durationMs };
-}
-
-/**
- * The compiled thread entry beside this file. Under the test runner this module is TypeScript
- * source, which a worker thread cannot load: use the build (`npm test` builds first).
- */
-function threadEntry(): URL {
-  const here = new URL('./transport-thread.js', import.meta.url);
-  if (existsSync(fileURLToPath(here))) return here;
-  return new URL('../../dist/delivery/transport-thread.js', import.meta.url);
 }
