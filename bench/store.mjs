@@ -13,7 +13,6 @@ const dir = mkdtempSync(join(tmpdir(), 'sb-'));
 const url = `sqlite:${join(dir, 'h.db')}`;
 let store = await Store.open(url);
 await store.close();
-rmSync(dir, { recursive: true, force: true });
 const db = new Database(join(dir, 'h.db'));
 const now0 = Date.now();
 db.prepare("INSERT INTO tenants (id, name, created_at) VALUES ('t', 't', ?)").run(now0);

@@ -70,7 +70,12 @@ export class ThreadedTransport implements Transport {
   }
 
   private spawn(slot: number): DeliveryThread {
-    const worker = new Worker(threadEntry(new URL('./transport-thread.js', import.meta.url)), { workerData: this.opts });
+    // Its garbage is short-lived (requests, responses): a small young generation keeps the
+    // process's memory down at no measurable cost in throughput.
+    const worker = new Worker(threadEntry(new URL('./transport-thread.js', import.meta.url)), {
+      workerData: this.opts,
+      resourceLimits: { maxYoungGenerationSizeMb: 8 },
+    });
     const thread: DeliveryThread = { worker, pending: new Map(), outbox: [] };
     worker.on('message', (replies: ThreadReply[]) => {
       for (const [id, res] of replies) {

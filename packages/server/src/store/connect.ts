@@ -79,7 +79,10 @@ function openSqlite(path: string): DatabaseHandle {
 function startCheckpointer(sqlite: SqliteDatabase.Database, file: string): Worker {
   sqlite.pragma('wal_autocheckpoint = 16000');
   sqlite.pragma('journal_size_limit = 67108864');
-  const worker = new Worker(threadEntry(new URL('./checkpoint-thread.js', import.meta.url)), { workerData: { file, intervalMs: 100 } });
+  const worker = new Worker(threadEntry(new URL('./checkpoint-thread.js', import.meta.url)), {
+    workerData: { file, intervalMs: 100 },
+    resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 }, // it allocates next to nothing
+  });
   worker.unref();
   return worker;
 }
