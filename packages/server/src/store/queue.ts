@@ -1,7 +1,8 @@
-import { sql, type Kysely } from 'kysely';
+import { CompiledQuery, sql, type Kysely } from 'kysely';
 import { applySignals, type AttemptSignal, type DisableReason, type EndpointHealthState, type HealthPolicy } from '../core/endpoint-health.js';
 import type { Attempt, DeliveryStatus } from '../core/model.js';
 import { setEndpointStatus } from './endpoints.js';
+import { MultiRowStatement } from './multi-row.js';
 import { scheduleNextOrdered } from './fifo.js';
 import { toHealth } from './rows.js';
 import type { DialectName } from './connect.js';
@@ -82,7 +83,31 @@ const CHUNK = 400;
  * one index serves both "due now" and "lease expired, take it back".
  */
 export class QueueRepo {
-  constructor(private readonly db: Kysely<Database>, private readonly dialect: DialectName) {}
+  private readonly insertAttempts: MultiRowStatement;
+  private readonly applyCompletions: MultiRowStatement;
+
+  constructor(private readonly db: Kysely<Database>, private readonly dialect: DialectName) {
+    this.insertAttempts = new MultiRowStatement(dialect, Array(13).fill(null), (values) => `
+      INSERT INTO attempts (id, delivery_id, tenant_id, endpoint_id, attempt_number, started_at, duration_ms, url,
+                            request_headers, response_status, response_body, error_kind, error_message)
+      VALUES ${values}`);
+    // An update applies only while the worker still holds the lease (the last parameter).
+    this.applyCompletions = new MultiRowStatement(dialect, [null, null, 'INTEGER', 'BIGINT', 'BIGINT', 'INTEGER', 'TEXT', 'INTEGER'], (values, owner) => `
+      UPDATE deliveries
+         SET status = v.column2,
+             attempt_count = v.column3,
+             next_attempt_at = v.column4,
+             first_attempt_at = COALESCE(deliveries.first_attempt_at, v.column5),
+             last_attempt_at = v.column5,
+             last_status_code = v.column6,
+             last_error_kind = v.column7,
+             throttled_count = v.column8,
+             lease_owner = NULL,
+             updated_at = v.column5
+        FROM (VALUES ${values}) AS v
+       WHERE deliveries.id = v.column1 AND deliveries.lease_owner = ${owner}
+      RETURNING deliveries.id`);
+  }
 
   /**
    * Claims up to `limit` due deliveries in one statement (graphile-worker style). With `perEndpoint`,
@@ -92,6 +117,8 @@ export class QueueRepo {
    */
   async claim(workerId: string, now: number, leaseUntil: number, limit: number, fair: ClaimFairness = {}): Promise<ClaimedDelivery[]> {
     const lock = sql.raw(this.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '');
+    // SQLite finds the chosen rows by rowid, saving a primary-key index lookup per row (~20% of the claim).
+    const key = sql.raw(this.dialect === 'postgres' ? 'id' : 'rowid');
     // An ordered (FIFO) delivery is due only when no earlier delivery to its endpoint is unfinished,
     // so at most one per FIFO endpoint is ever claimable: another worker's claim of the head keeps
     // it unfinished, and a retrying head holds the rest back.
@@ -100,12 +127,12 @@ export class QueueRepo {
          AND earlier.ordered = 1 AND earlier.status IN ('pending', 'retrying', 'delivering')))`;
     const skip = fair.skipEndpoints?.length ? sql`AND endpoint_id NOT IN (${sql.join(fair.skipEndpoints)})` : sql``;
     const chosen = fair.perEndpoint === undefined
-      ? sql`SELECT id FROM deliveries WHERE ${due} ORDER BY next_attempt_at LIMIT ${limit} ${lock}`
+      ? sql`SELECT ${key} FROM deliveries WHERE ${due} ORDER BY next_attempt_at LIMIT ${limit} ${lock}`
       // The row lock is taken in the innermost query (PostgreSQL allows no FOR UPDATE beside
       // window functions) and lasts only this statement.
-      : sql`SELECT id FROM (
-              SELECT id, endpoint_id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at) AS rn
-                FROM (SELECT id, endpoint_id, next_attempt_at FROM deliveries WHERE ${due}
+      : sql`SELECT k FROM (
+              SELECT k, endpoint_id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at) AS rn
+                FROM (SELECT ${key} AS k, endpoint_id, next_attempt_at FROM deliveries WHERE ${due}
                        ORDER BY next_attempt_at LIMIT ${limit * 4} ${lock}) AS due
             ) AS ranked WHERE rn <= ${fair.perEndpoint} ${skip} ORDER BY next_attempt_at LIMIT ${limit}`;
     const { rows } = await sql<{
@@ -114,7 +141,7 @@ export class QueueRepo {
     }>`
       UPDATE deliveries
          SET status = 'delivering', lease_owner = ${workerId}, next_attempt_at = ${leaseUntil}, updated_at = ${now}
-       WHERE id IN (${chosen})
+       WHERE ${key} IN (${chosen})
       RETURNING id, tenant_id, event_id, endpoint_id, event_type, attempt_count, throttled_count, attempt_limit, first_attempt_at, ordered`.execute(this.db);
     return rows.map((r) => ({
       id: r.id,
@@ -141,37 +168,17 @@ export class QueueRepo {
       const applied = new Set<string>();
       for (let i = 0; i < completions.length; i += CHUNK) {
         const chunk = completions.slice(i, i + CHUNK);
-        await trx.insertInto('attempts').values(chunk.map(({ attempt: a }) => ({
-          id: a.id,
-          delivery_id: a.deliveryId,
-          tenant_id: a.tenantId,
-          endpoint_id: a.endpointId,
-          attempt_number: a.attemptNumber,
-          started_at: a.startedAt,
-          duration_ms: a.durationMs,
-          url: a.url,
-          request_headers: JSON.stringify(a.requestHeaders),
-          response_status: a.responseStatus,
-          response_body: a.responseBody,
-          error_kind: a.errorKind,
-          error_message: a.errorMessage,
-        }))).execute();
-        const values = sql.join(chunk.map((c) => sql`(${c.deliveryId}, ${c.status}, CAST(${c.attemptNumber} AS INTEGER), CAST(${c.nextAttemptAt} AS BIGINT), CAST(${c.attempt.startedAt} AS BIGINT), CAST(${c.attempt.responseStatus} AS INTEGER), CAST(${c.attempt.errorKind} AS TEXT), CAST(${c.throttledCount} AS INTEGER))`));
-        const { rows } = await sql<{ id: string }>`
-          UPDATE deliveries
-             SET status = v.column2,
-                 attempt_count = v.column3,
-                 next_attempt_at = v.column4,
-                 first_attempt_at = COALESCE(deliveries.first_attempt_at, v.column5),
-                 last_attempt_at = v.column5,
-                 last_status_code = v.column6,
-                 last_error_kind = v.column7,
-                 throttled_count = v.column8,
-                 lease_owner = NULL,
-                 updated_at = v.column5
-            FROM (VALUES ${values}) AS v
-           WHERE deliveries.id = v.column1 AND deliveries.lease_owner = ${workerId}
-          RETURNING deliveries.id`.execute(trx);
+        const attemptParams: unknown[] = [];
+        const updateParams: unknown[] = [];
+        for (const c of chunk) {
+          const a = c.attempt;
+          attemptParams.push(a.id, a.deliveryId, a.tenantId, a.endpointId, a.attemptNumber, a.startedAt, a.durationMs, a.url,
+            JSON.stringify(a.requestHeaders), a.responseStatus, a.responseBody, a.errorKind, a.errorMessage);
+          updateParams.push(c.deliveryId, c.status, c.attemptNumber, c.nextAttemptAt, a.startedAt, a.responseStatus, a.errorKind, c.throttledCount);
+        }
+        updateParams.push(workerId);
+        await trx.executeQuery(CompiledQuery.raw(this.insertAttempts.text(chunk.length), attemptParams));
+        const { rows } = await trx.executeQuery<{ id: string }>(CompiledQuery.raw(this.applyCompletions.text(chunk.length), updateParams));
         for (const r of rows) applied.add(r.id);
       }
       const current = completions.filter((c) => applied.has(c.deliveryId));
@@ -267,6 +274,8 @@ export class QueueRepo {
   async pushBack(endpoints: readonly BusyEndpoint[], window: number, now: number): Promise<number> {
     if (endpoints.length === 0) return 0;
     const lock = sql.raw(this.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '');
+    // SQLite finds the chosen rows by rowid, saving a primary-key index lookup per row (~20% of the claim).
+    const key = sql.raw(this.dialect === 'postgres' ? 'id' : 'rowid');
     const perEndpoint = (pick: (e: BusyEndpoint) => number) =>
       sql`CASE endpoint_id ${sql.join(endpoints.map((e) => sql`WHEN ${e.id} THEN CAST(${Math.round(pick(e))} AS BIGINT)`), sql` `)} END`;
     const result = await sql`
