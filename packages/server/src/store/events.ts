@@ -1,10 +1,11 @@
-import { sql, type Insertable, type Kysely } from 'kysely';
+import { CompiledQuery, sql, type Kysely } from 'kysely';
 import type { DialectName } from './connect.js';
+import { MultiRowStatement } from './multi-row.js';
 import { DUE_CHANNEL } from './wake.js';
 import type { WebhookEvent } from '../core/model.js';
 import { toPage, type Page } from './page.js';
 import { toEvent } from './rows.js';
-import type { Database, DeliveriesTable, EventsTable } from './schema.js';
+import type { Database } from './schema.js';
 
 export interface PlannedDelivery {
   id: string;
@@ -27,8 +28,18 @@ export interface InsertedEvent {
 
 const CHUNK = 500;
 
+const EVENT_COLUMNS = ['id', 'tenant_id', 'type', 'payload', 'idempotency_key', 'environment', 'created_at'];
+const DELIVERY_COLUMNS = ['id', 'tenant_id', 'event_id', 'endpoint_id', 'event_type', 'ordered', 'status', 'attempt_count', 'next_attempt_at', 'created_at', 'updated_at'];
+
 export class EventRepo {
-  constructor(private readonly db: Kysely<Database>, private readonly dialect: DialectName = 'sqlite') {}
+  // Publishing writes one row per event and per delivery: built as text once per batch size.
+  private readonly insertEvents: MultiRowStatement;
+  private readonly insertDeliveries: MultiRowStatement;
+
+  constructor(private readonly db: Kysely<Database>, private readonly dialect: DialectName = 'sqlite') {
+    this.insertEvents = new MultiRowStatement(dialect, EVENT_COLUMNS.map(() => null), (values) => `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES ${values}`);
+    this.insertDeliveries = new MultiRowStatement(dialect, DELIVERY_COLUMNS.map(() => null), (values) => `INSERT INTO deliveries (${DELIVERY_COLUMNS.join(', ')}) VALUES ${values}`);
+  }
 
   /**
    * Writes events and all their deliveries in one transaction: once this returns, every delivery
@@ -43,8 +54,9 @@ export class EventRepo {
   async insertIn(trx: Kysely<Database>, items: readonly EventToInsert[], now: number): Promise<InsertedEvent[]> {
     {
       const out: InsertedEvent[] = [];
-      const events: Insertable<EventsTable>[] = [];
-      const deliveries: Insertable<DeliveriesTable>[] = [];
+      // Row values in the column order above, flattened for the multi-row inserts.
+      const events: unknown[][] = [];
+      const deliveries: unknown[][] = [];
       const seenKeys = new Map<string, InsertedEvent>();
       const chained = await this.fifoEndpointsWithWork(trx, items);
       for (const { event, deliveries: planned } of items) {
@@ -57,42 +69,18 @@ export class EventRepo {
           }
           seenKeys.set(key, { event, deliveries: planned.length, duplicate: false });
         }
-        events.push({
-          id: event.id,
-          tenant_id: event.tenantId,
-          type: event.type,
-          payload: event.payload,
-          idempotency_key: event.idempotencyKey,
-          environment: event.environment,
-          created_at: event.createdAt,
-        });
+        events.push([event.id, event.tenantId, event.type, event.payload, event.idempotencyKey, event.environment, event.createdAt]);
         for (const d of planned) {
-          deliveries.push({
-            id: d.id,
-            tenant_id: event.tenantId,
-            event_id: event.id,
-            endpoint_id: d.endpointId,
-            event_type: event.type,
-            ordered: d.ordered ? 1 : 0,
-            status: 'pending',
-            attempt_count: 0,
-            // A FIFO endpoint's delivery waits, unscheduled, behind its unfinished one; finishing
-            // that one schedules the next (QueueRepo.complete), so waiting rows cost claims nothing.
-            next_attempt_at: d.ordered && chained.has(d.endpointId) ? null : now,
-            lease_owner: null,
-            first_attempt_at: null,
-            last_attempt_at: null,
-            last_status_code: null,
-            last_error_kind: null,
-            created_at: now,
-            updated_at: now,
-          });
+          // A FIFO endpoint's delivery waits, unscheduled, behind its unfinished one; finishing
+          // that one schedules the next (QueueRepo.complete), so waiting rows cost claims nothing.
+          const nextAttemptAt = d.ordered && chained.has(d.endpointId) ? null : now;
+          deliveries.push([d.id, event.tenantId, event.id, d.endpointId, event.type, d.ordered ? 1 : 0, 'pending', 0, nextAttemptAt, now, now]);
           if (d.ordered) chained.add(d.endpointId);
         }
         out.push({ event, deliveries: planned.length, duplicate: false });
       }
-      for (let i = 0; i < events.length; i += CHUNK) await trx.insertInto('events').values(events.slice(i, i + CHUNK)).execute();
-      for (let i = 0; i < deliveries.length; i += CHUNK) await trx.insertInto('deliveries').values(deliveries.slice(i, i + CHUNK)).execute();
+      await insertRows(trx, this.insertEvents, events);
+      await insertRows(trx, this.insertDeliveries, deliveries);
       // Wakes idle workers in other processes; delivered only if this transaction commits.
       if (this.dialect === 'postgres' && deliveries.length > 0) await sql`SELECT pg_notify(${DUE_CHANNEL}, '')`.execute(trx);
       return out;
@@ -137,5 +125,12 @@ export class EventRepo {
     if (!row) return undefined;
     const count = await db.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('event_id', '=', row.id).executeTakeFirstOrThrow();
     return { event: toEvent(row), deliveries: Number(count.n), duplicate: true };
+  }
+}
+
+async function insertRows(trx: Kysely<Database>, statement: MultiRowStatement, rows: readonly unknown[][]): Promise<void> {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const chunk = rows.slice(i, i + CHUNK);
+    await trx.executeQuery(CompiledQuery.raw(statement.text(chunk.length), chunk.flat()));
   }
 }
