@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ThreadedTransport } from '../src/delivery/threaded-transport.js';
+import { HttpTransport } from '../src/delivery/transport.js';
 import { closedAfterEach } from './helpers.js';
 
 const local = { addressPolicy: { allowPrivateNetworks: true, allowCidrs: [] } };
@@ -46,5 +47,33 @@ describe('delivery threads', () => {
     const res = await transport.send({ url: receiver.url, headers: {}, body: '{}', timeoutMs: 1_000 });
     expect(res).toMatchObject({ statusCode: null, errorKind: 'connection', errorMessage: 'the transport is closed' });
     expect(receiver.requests).toHaveLength(1);
+  });
+});
+
+describe('HTTP transport', () => {
+  const open = closedAfterEach();
+
+  it('keeps the first 4 KiB of a long answer, and the next attempt still goes out', async () => {
+    const receiver = await open.receiver();
+    const long = 'abcdefghij'.repeat(50_000); // 500 KB
+    receiver.replies.push({ status: 500, body: long });
+    const transport = new HttpTransport(local);
+    open.open.push(transport);
+    const first = await transport.send({ url: receiver.url, headers: {}, body: '{}', timeoutMs: 5_000 });
+    expect(first).toMatchObject({ statusCode: 500, errorKind: 'http' });
+    expect(first.body).toBe(long.slice(0, 4096));
+    const second = await transport.send({ url: receiver.url, headers: {}, body: '{}', timeoutMs: 5_000 });
+    expect(second).toMatchObject({ statusCode: 200, body: 'ok', errorKind: null });
+  });
+
+  it('a header value undici refuses to send is a failed attempt, not an exception', async () => {
+    const receiver = await open.receiver();
+    const transport = new HttpTransport(local);
+    open.open.push(transport);
+    const res = await transport.send({ url: receiver.url, headers: { 'x-bad': 'a\r\nb' }, body: '{}', timeoutMs: 5_000 });
+    expect(res.statusCode).toBeNull();
+    expect(res.errorKind).toBe('connection');
+    expect(res.errorMessage).toMatch(/header/i);
+    expect(receiver.requests).toHaveLength(0);
   });
 });
