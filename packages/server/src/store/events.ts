@@ -26,8 +26,6 @@ export interface InsertedEvent {
   duplicate: boolean;
 }
 
-const CHUNK = 500;
-
 const EVENT_COLUMNS = ['id', 'tenant_id', 'type', 'payload', 'idempotency_key', 'environment', 'created_at'];
 const DELIVERY_COLUMNS = ['id', 'tenant_id', 'event_id', 'endpoint_id', 'event_type', 'ordered', 'status', 'attempt_count', 'next_attempt_at', 'created_at', 'updated_at'];
 
@@ -129,8 +127,7 @@ export class EventRepo {
 }
 
 async function insertRows(trx: Kysely<Database>, statement: MultiRowStatement, rows: readonly unknown[][]): Promise<void> {
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    const chunk = rows.slice(i, i + CHUNK);
+  for (const chunk of MultiRowStatement.chunks(rows)) {
     await trx.executeQuery(CompiledQuery.raw(statement.text(chunk.length), chunk.flat()));
   }
 }

@@ -1,10 +1,17 @@
 import type { DialectName } from './connect.js';
 
+/** The most rows one statement takes. */
+const MAX_ROWS = 256;
+
 /**
- * SQL text for the hot multi-row statements (attempt rows, completion updates), built once per
- * dialect and row count rather than through the query builder on every batch: building them was
- * about a third of the store's time in the delivery path. Only placeholders are generated here;
- * every value travels as a bound parameter.
+ * SQL text for the hot multi-row statements (attempt rows, completion updates, published events
+ * and deliveries), built once per dialect and row count rather than through the query builder on
+ * every batch: building them was about a third of the store's time in the delivery path. Only
+ * placeholders are generated here; every value travels as a bound parameter.
+ *
+ * Batches are cut into power-of-two chunks (33 rows = 32 + 1), so each statement exists in at most
+ * nine sizes: the prepared-statement cache then holds them all, instead of churning through one
+ * large compiled statement per batch size, which held native memory until garbage collection.
  */
 export class MultiRowStatement {
   private readonly texts = new Map<number, string>();
@@ -18,6 +25,19 @@ export class MultiRowStatement {
     private readonly columns: readonly (string | null)[],
     private readonly render: (values: string, next: string) => string,
   ) {}
+
+  /** `rows` in chunks whose sizes are powers of two, largest first. */
+  static chunks<T>(rows: readonly T[]): T[][] {
+    const out: T[][] = [];
+    let i = 0;
+    while (i < rows.length) {
+      let size = MAX_ROWS;
+      while (size > rows.length - i) size >>= 1;
+      out.push(rows.slice(i, i + size));
+      i += size;
+    }
+    return out;
+  }
 
   text(rows: number): string {
     let text = this.texts.get(rows);

@@ -166,8 +166,7 @@ export class QueueRepo {
     if (completions.length === 0) return { health: new Map(), disabled: [] };
     return this.db.transaction().execute(async (trx) => {
       const applied = new Set<string>();
-      for (let i = 0; i < completions.length; i += CHUNK) {
-        const chunk = completions.slice(i, i + CHUNK);
+      for (const chunk of MultiRowStatement.chunks(completions)) {
         const attemptParams: unknown[] = [];
         const updateParams: unknown[] = [];
         for (const c of chunk) {
