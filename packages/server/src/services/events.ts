@@ -55,8 +55,10 @@ export class EventService {
     const now = this.ctx.clock.now();
     const endpoints = await this.ctx.store.endpoints.listEnabled(tenantId);
     const items = [];
+    // Each type's schema is looked up once per publish, not once per event of a batch.
+    const validators = new Map<string, ValidateFunction | undefined>();
     for (const [index, input] of inputs.entries()) {
-      const event = await this.prepare(tenantId, input, now, inputs.length > 1 ? `events[${index}].` : '');
+      const event = await this.prepare(tenantId, input, now, inputs.length > 1 ? `events[${index}].` : '', 'live', validators);
       items.push({ event, deliveries: plan(endpoints.filter((e) => isSubscribed(e, event.type))) });
     }
     const inserted = await this.ctx.store.events.insert(items, now);
@@ -80,7 +82,10 @@ export class EventService {
     return event;
   }
 
-  private async prepare(tenantId: string, input: PublishInput, now: number, fieldPrefix: string, environment: EventEnvironment = 'live'): Promise<WebhookEvent> {
+  private async prepare(
+    tenantId: string, input: PublishInput, now: number, fieldPrefix: string, environment: EventEnvironment = 'live',
+    validators = new Map<string, ValidateFunction | undefined>(),
+  ): Promise<WebhookEvent> {
     if (!EVENT_TYPE_NAME.test(input.type)) {
       throw new HeraldError('validation_error', 'type must be 1-255 letters, digits, ".", "_", ":" or "-"', [{ field: `${fieldPrefix}type`, message: 'invalid format' }]);
     }
@@ -88,7 +93,11 @@ export class EventService {
     if (Buffer.byteLength(payload) > this.ctx.config.maxPayloadBytes) {
       throw new HeraldError('payload_too_large', `event data is larger than ${this.ctx.config.maxPayloadBytes} bytes`, [{ field: `${fieldPrefix}data`, message: 'too large' }]);
     }
-    const validate = await this.validatorFor(tenantId, input.type);
+    let validate = validators.get(input.type);
+    if (!validators.has(input.type)) {
+      validate = await this.validatorFor(tenantId, input.type);
+      validators.set(input.type, validate);
+    }
     if (validate && !validate(input.data)) {
       throw new HeraldError(
         'unprocessable',
