@@ -10,7 +10,8 @@ process.env.HERALD_TEST_RUN ??= `${Math.floor(Date.now() / 1000)}_${randomBytes(
  * process, the benchmark smoke test) run in the sqlite project only.
  */
 const storeIndependent = ['packages/server/test/core.test.ts', 'packages/server/test/cli.test.ts', 'packages/server/test/bench-smoke.test.ts',
-  'packages/server/test/transport.test.ts', 'packages/server/test/multi-row.test.ts'];
+  'packages/server/test/transport.test.ts', 'packages/server/test/multi-row.test.ts',
+  'packages/server/test/sqlite-store.test.ts'];
 /** Several processes on one database: PostgreSQL only. */
 const postgresOnly = ['packages/server/test/scale-out.test.ts'];
 

@@ -18,6 +18,9 @@ const timer = setInterval(() => {
 parentPort!.on('message', (msg) => {
   if (msg !== 'close') return;
   clearInterval(timer);
-  db.close();
-  parentPort!.close();
+  try {
+    db.close();
+  } finally {
+    parentPort!.close();
+  }
 });

@@ -83,6 +83,9 @@ function startCheckpointer(sqlite: SqliteDatabase.Database, file: string): Worke
     workerData: { file, intervalMs: 100 },
     resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 }, // it allocates next to nothing
   });
+  // Without it the database keeps working, only checkpoints go back to the safety net: never
+  // let the thread's failure (e.g. the file removed under it) take the process down.
+  worker.on('error', () => sqlite.open && sqlite.pragma('wal_autocheckpoint = 1000'));
   worker.unref();
   return worker;
 }
