@@ -3,7 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { ManualClock } from '../src/core/clock.js';
 import { DEFAULT_HEALTH_POLICY } from '../src/core/endpoint-health.js';
 import { dnsNotFound } from '../src/delivery/resolver.js';
-import { closedAfterEach, createEndpoint, createTenant, publish, startHerald, startReceiver, type Receiver, type TestHerald } from './helpers.js';
+import { closedAfterEach, createEndpoint, createTenant, publish, startReceiver, type Receiver, type TestHerald } from './helpers.js';
 
 const { open, herald, receiver } = closedAfterEach();
 const deliveriesOf = async (t: TestHerald, query = '') => (await t.call('GET', `/v1/tenants/acme/deliveries${query}`)).body.data as any[];
@@ -213,11 +213,11 @@ describe('delivery', () => {
 
   it('restarting with pending deliveries loses none', async () => {
     const r = await receiver();
-    const first = await startHerald();
+    const first = await herald();
     await createTenant(first);
     await createEndpoint(first, 'acme', { url: r.url });
     for (let i = 0; i < 20; i++) await publish(first, 'acme', { type: 'ping', data: { i } });
-    await first.herald.close(); // nothing was attempted yet
+    await first.stop(); // nothing was attempted yet
     const second = await herald({ dir: first.dir, startWorker: true });
     await r.waitFor(20);
     const seen = r.requests.map((q) => JSON.parse(q.body).data.i).sort((x: number, y: number) => x - y);

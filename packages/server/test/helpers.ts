@@ -118,6 +118,8 @@ export interface TestHerald {
   herald: Herald;
   dir: string;
   dbUrl: string;
+  /** Stops Herald but keeps its files (to start another on them); `close` still removes them. */
+  stop(): Promise<void>;
   /** Calls the API in-process; `key` defaults to the admin key, null sends none. */
   call(method: string, url: string, body?: unknown, key?: string | null): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   close(): Promise<void>;
@@ -134,12 +136,29 @@ export function testConfig(dbUrl: string, overrides: Partial<Config> = {}): Conf
 export async function startHerald(opts: Omit<Partial<HeraldOptions>, 'config'> & { config?: Partial<Config>; dir?: string } = {}): Promise<TestHerald> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'herald-test-'));
   const dbUrl = storeUrlFor(dir);
-  const herald = await Herald.create({
-    startWorker: false,
-    logger: pino({ level: 'silent' }),
-    ...opts,
-    config: testConfig(dbUrl, opts.config),
-  });
+  const removeOwnFiles = async () => {
+    if (opts.dir) return;
+    rmSync(dir, { recursive: true, force: true });
+    if (TEST_STORE === 'postgres') await dropSchemaOf(dbUrl);
+  };
+  let herald: Herald;
+  try {
+    herald = await Herald.create({
+      startWorker: false,
+      logger: pino({ level: 'silent' }),
+      ...opts,
+      config: testConfig(dbUrl, opts.config),
+    });
+  } catch (err) {
+    await removeOwnFiles(); // tests that expect start-up to fail leave nothing behind either
+    throw err;
+  }
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await herald.close();
+  };
   return {
     herald,
     dir,
@@ -150,12 +169,10 @@ export async function startHerald(opts: Omit<Partial<HeraldOptions>, 'config'> &
       const res = await herald.app.inject({ method: method as 'GET', url, headers, ...(body === undefined ? {} : { payload: body as object }) });
       return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : null, headers: res.headers };
     },
+    stop,
     async close() {
-      await herald.close();
-      if (!opts.dir) {
-        rmSync(dir, { recursive: true, force: true });
-        if (TEST_STORE === 'postgres') await dropSchemaOf(dbUrl);
-      }
+      await stop();
+      await removeOwnFiles();
     },
   };
 }

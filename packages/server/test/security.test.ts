@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/core/clock.js';
 import { SecretBox } from '../src/store/secret-box.js';
 import type { ResolvedAddress } from '../src/delivery/resolver.js';
-import { closedAfterEach, createEndpoint, createTenant, publish, startHerald, startReceiver, type Receiver, type TestHerald } from './helpers.js';
+import { closedAfterEach, createEndpoint, createTenant, publish, startReceiver, type Receiver, type TestHerald } from './helpers.js';
 
 // The attack matrix: SSRF (never a packet off this machine: every listener is on 127.0.0.1 and
 // every other address comes from an injected resolver and is refused before a socket opens),
@@ -153,12 +153,12 @@ describe('endpoint secrets at rest', () => {
   });
 
   it('seals secrets written before the key was set when Herald starts with it; a wrong key cannot open them', async () => {
-    const first = await startHerald();
+    const first = await herald();
     await createTenant(first);
     const ep = await createEndpoint(first, 'acme', { url: 'https://hooks.example.com/x' });
     const secret = (await first.call('GET', `/v1/tenants/acme/endpoints/${ep.id}/secret`)).body.key;
     expect((await storedSecret(first, ep.id)).secret).toBe(secret);
-    await first.herald.close();
+    await first.stop();
     const second = await herald({ dir: first.dir, config: { encryptionKey: KEY } });
     expect((await storedSecret(second, ep.id)).secret.startsWith('enc:v1:')).toBe(true);
     expect((await second.call('GET', `/v1/tenants/acme/endpoints/${ep.id}/secret`)).body.key).toBe(secret);
@@ -166,7 +166,6 @@ describe('endpoint secrets at rest', () => {
     expect(() => SecretBox.fromKey(Buffer.alloc(32, 1).toString('base64')).open(sealed)).toThrow();
     expect(() => SecretBox.fromKey('too-short')).toThrow(/32 bytes/);
     expect(() => SecretBox.plaintext().open(sealed)).toThrow(/HERALD_ENCRYPTION_KEY/);
-    open.push({ close: async () => (await import('node:fs')).rmSync(first.dir, { recursive: true, force: true }) });
   });
 });
 
