@@ -200,7 +200,6 @@ export class HttpTransport implements Transport {
       (err: unknown) => callback(err as NodeJS.ErrnoException, '', 4),
     );
   };
-
 }
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT', 'ABORT_ERR', 'UND_ERR_ABORTED']);

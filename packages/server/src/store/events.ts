@@ -1,4 +1,4 @@
-import { CompiledQuery, sql, type Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DialectName } from './connect.js';
 import { MultiRowStatement } from './multi-row.js';
 import { DUE_CHANNEL } from './wake.js';
@@ -128,6 +128,6 @@ export class EventRepo {
 
 async function insertRows(trx: Kysely<Database>, statement: MultiRowStatement, rows: readonly unknown[][]): Promise<void> {
   for (const chunk of MultiRowStatement.chunks(rows)) {
-    await trx.executeQuery(CompiledQuery.raw(statement.text(chunk.length), chunk.flat()));
+    await trx.executeQuery(statement.query(chunk.length, chunk.flat()));
   }
 }

@@ -1,3 +1,4 @@
+import { CompiledQuery } from 'kysely';
 import type { DialectName } from './connect.js';
 
 /** The most rows one statement takes. */
@@ -37,6 +38,11 @@ export class MultiRowStatement {
       i += size;
     }
     return out;
+  }
+
+  /** The statement for `rows` rows, with their values flattened in column order (and any trailing parameter). */
+  query<Row = unknown>(rows: number, params: readonly unknown[]): CompiledQuery<Row> {
+    return CompiledQuery.raw(this.text(rows), params as unknown[]) as CompiledQuery<Row>;
   }
 
   text(rows: number): string {
