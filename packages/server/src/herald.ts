@@ -83,7 +83,10 @@ export class Herald {
     const recoveries = new RecoveryRunner({ store, clock, logger: logger.child({ component: 'recoveries' }), owner: worker.id, onRequeued: () => worker.nudge() });
     const pruner = new RetentionPruner(store, clock, logger.child({ component: 'retention' }), config.retentionDays);
     const runWorker = opts.startWorker ?? config.runWorker;
-    const services: ServiceContext = { store, clock, config, nudge: () => worker.nudge(), nudgeRecoveries: () => recoveries.nudge() };
+    const services: ServiceContext = {
+      store, clock, config, nudge: () => worker.nudge(), nudgeRecoveries: () => recoveries.nudge(),
+      ...(runWorker ? { fresh: worker } : {}),
+    };
     const api: ApiContext = {
       ...services,
       auth: new Authenticator(services),

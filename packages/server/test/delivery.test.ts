@@ -294,6 +294,80 @@ describe('wake-ups', () => {
   });
 });
 
+describe('publish hand-off', () => {
+  /** Ids of the deliveries the worker claimed from the queue (as opposed to being handed them by a publish). */
+  const claimedIds = (t: TestHerald): string[] => {
+    const ids: string[] = [];
+    const queue = t.herald.store.queue;
+    const claim = queue.claim.bind(queue);
+    queue.claim = async (...args) => {
+      const rows = await claim(...args);
+      ids.push(...rows.map((r) => r.id));
+      return rows;
+    };
+    return ids;
+  };
+  const waitUntil = async (check: () => Promise<boolean>) => {
+    for (let i = 0; i < 200 && !(await check()); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(await check()).toBe(true);
+  };
+
+  it('a delivery whose endpoint has a free slot is written leased to the worker and sent without a claim', async () => {
+    const t = await herald({ startWorker: true });
+    const claimed = claimedIds(t);
+    await createTenant(t);
+    const r = await receiver({ status: 200, delayMs: 300 });
+    await createEndpoint(t, 'acme', { url: r.url });
+    await publish(t, 'acme', { type: 'ping', data: {} });
+    // Committed as already claimed: no other worker can take it, and its lease covers a crash.
+    const [d] = await deliveriesOf(t);
+    expect(d).toMatchObject({ status: 'delivering', attempt_count: 0 });
+    const row = await t.herald.store.db.selectFrom('deliveries').select(['lease_owner', 'next_attempt_at']).where('id', '=', d.id).executeTakeFirstOrThrow();
+    expect(row.lease_owner).toBe(t.herald.worker.id);
+    expect(Number(row.next_attempt_at)).toBeGreaterThan(Date.now());
+    await r.waitFor(1);
+    await waitUntil(async () => (await deliveriesOf(t))[0].status === 'delivered');
+    expect(claimed).not.toContain(d.id);
+    expect(r.requests).toHaveLength(1);
+  });
+
+  it('only what can start at once is handed off: the rest is queued, and claimed at once even with a 60 s poll', async () => {
+    const t = await herald({ startWorker: true, worker: { pollIntervalMs: 60_000 } });
+    const claimed = claimedIds(t);
+    await createTenant(t);
+    const r = await receiver({ status: 200, delayMs: 100 });
+    await createEndpoint(t, 'acme', { url: r.url, max_in_flight: 1 });
+    const res = await t.call('POST', '/v1/tenants/acme/events/batch', { events: [0, 1, 2].map((i) => ({ type: 'ping', data: { i } })) });
+    expect(res.status).toBe(202);
+    await r.waitFor(3);
+    await waitUntil(async () => (await deliveriesOf(t)).every((d) => d.status === 'delivered'));
+    const byEvent = new Map((await deliveriesOf(t)).map((d: any) => [d.event_id, d.id]));
+    const [first, ...rest] = res.body.data.map((e: any) => byEvent.get(e.id));
+    expect(claimed).not.toContain(first);
+    expect([...claimed].sort()).toEqual([...rest].sort());
+    expect(r.requests).toHaveLength(3);
+  });
+
+  it('a publish that writes nothing (an idempotency key seen before) gives back the slot it was offered', async () => {
+    const t = await herald({ startWorker: true });
+    const claimed = claimedIds(t);
+    await createTenant(t);
+    const r = await receiver();
+    await createEndpoint(t, 'acme', { url: r.url, max_in_flight: 1 });
+    await publish(t, 'acme', { type: 'ping', data: {}, idempotency_key: 'once' });
+    await r.waitFor(1);
+    await waitUntil(async () => (await deliveriesOf(t))[0].status === 'delivered');
+    for (let i = 0; i < 3; i++) await publish(t, 'acme', { type: 'ping', data: {}, idempotency_key: 'once' });
+    // Were a slot still promised to those, the endpoint's only slot would look taken and this would be queued.
+    const fresh = await publish(t, 'acme', { type: 'ping', data: {} });
+    await r.waitFor(2);
+    const d = (await deliveriesOf(t)).find((x: any) => x.event_id === fresh.id);
+    await waitUntil(async () => (await detail(t, d.id)).status === 'delivered');
+    expect(claimed).toEqual([]);
+    expect(r.requests).toHaveLength(2);
+  });
+});
+
 describe('claims handed back', () => {
   it('a worker that finds the endpoint disabled parks each delivery with the status it had before the claim', async () => {
     const clock = new ManualClock();

@@ -5,7 +5,9 @@ import { newId } from '../core/ids.js';
 import { DEFAULT_HEALTH_POLICY, gate, type HealthPolicy } from '../core/endpoint-health.js';
 import { getProfile } from '../core/profiles/index.js';
 import { decideAfterAttempt, parseRetryAfter } from '../core/retry.js';
-import type { Completion, DispatchEndpoint, Store } from '../store/index.js';
+import type { WebhookEvent } from '../core/model.js';
+import type { FreshCandidate, FreshDeliveries, FreshHandOff } from '../services/context.js';
+import type { Completion, DispatchEndpoint, PlannedDelivery, Store } from '../store/index.js';
 import type { BusyEndpoint, ClaimedDelivery, HealthHooks } from '../store/queue.js';
 import { buildAttemptRequest } from './build-request.js';
 import { Lane, type ReadyDelivery } from './lane.js';
@@ -48,7 +50,7 @@ const EMPTY_CLAIM_PAUSE_MS = 5;
  * The delivery loop of one process. Claims due deliveries in batches, makes each attempt, and
  * writes the results back in batches. A publish in this process nudges it awake; polling is the floor.
  */
-export class DeliveryWorker {
+export class DeliveryWorker implements FreshDeliveries {
   readonly id: string;
   private readonly concurrency: number;
   private readonly batchSize: number;
@@ -76,6 +78,9 @@ export class DeliveryWorker {
   private lastEmptyClaim = 0;
   /** Something may have become due (a publish, a poll) since the last claim. */
   private newWork = true;
+  /** Slots promised to publishes still committing (see offer): per endpoint, and in all. */
+  private reserved = new Map<string, number>();
+  private reservedTotal = 0;
 
   constructor(private readonly opts: WorkerOptions) {
     this.id = opts.workerId ?? `${hostname()}:${process.pid}:${newId('wrk').slice(-8)}`;
@@ -119,6 +124,86 @@ export class DeliveryWorker {
   nudge(): void {
     this.newWork = true;
     this.wakeLoop();
+  }
+
+  /**
+   * Takes the fresh deliveries of a publish in this process whose endpoint has a slot free now
+   * (within the worker's concurrency), so they start as soon as they are committed, without a
+   * claim. Only what would start at once: anything that would wait is left to the queue, where
+   * older due deliveries come first. Never FIFO endpoints' (the queue keeps their order) nor those
+   * of an endpoint its breaker or a throttle holds back.
+   */
+  offer(candidates: readonly FreshCandidate[]): FreshHandOff | null {
+    if (!this.running || candidates.length === 0) return null;
+    const now = this.opts.clock.now();
+    const taken = new Map<string, DispatchEndpoint>();
+    const perEndpoint = new Map<string, number>();
+    for (const { id, endpoint } of candidates) {
+      if (this.inflight + this.reservedTotal + taken.size >= this.concurrency) break;
+      if (endpoint.fifo || endpoint.status !== 'enabled') continue;
+      const lane = this.lanes.get(endpoint.id);
+      if (gate(lane?.health ?? endpoint.health, now).kind !== 'go') continue;
+      const held = (lane ? lane.queue.length + lane.inflight.size : 0) + (this.reserved.get(endpoint.id) ?? 0) + (perEndpoint.get(endpoint.id) ?? 0);
+      if (held >= (lane?.cap ?? endpoint.maxInFlight ?? this.endpointMaxInFlight)) continue;
+      taken.set(id, endpoint);
+      perEndpoint.set(endpoint.id, (perEndpoint.get(endpoint.id) ?? 0) + 1);
+    }
+    if (taken.size === 0) return null;
+    for (const [id, n] of perEndpoint) this.reserved.set(id, (this.reserved.get(id) ?? 0) + n);
+    this.reservedTotal += taken.size;
+    let open = true;
+    const release = () => {
+      if (!open) return;
+      open = false;
+      for (const [id, n] of perEndpoint) {
+        const left = (this.reserved.get(id) ?? 0) - n;
+        if (left > 0) this.reserved.set(id, left);
+        else this.reserved.delete(id);
+      }
+      this.reservedTotal -= taken.size;
+    };
+    return {
+      owner: this.id,
+      leaseUntil: now + this.leaseMs,
+      taken: new Set(taken.keys()),
+      accept: (written) => {
+        release();
+        this.acceptFresh(written, taken);
+      },
+      cancel: release,
+    };
+  }
+
+  /** Committed fresh deliveries join their endpoints' lanes and start. */
+  private acceptFresh(written: readonly { event: WebhookEvent; deliveries: readonly PlannedDelivery[] }[], taken: ReadonlyMap<string, DispatchEndpoint>): void {
+    const ids: string[] = [];
+    const now = this.opts.clock.now();
+    const refreshed = new Set<string>();
+    for (const { event, deliveries } of written) {
+      const bodies = new Map<string, string>();
+      for (const d of deliveries) {
+        const endpoint = taken.get(d.id);
+        if (!endpoint) continue;
+        ids.push(d.id);
+        if (!this.running) continue;
+        let body = bodies.get(endpoint.profile);
+        if (body === undefined) {
+          body = getProfile(endpoint.profile).serializeEnvelope(event);
+          bodies.set(endpoint.profile, body);
+        }
+        const delivery: ClaimedDelivery = {
+          id: d.id, tenantId: event.tenantId, eventId: event.id, endpointId: endpoint.id, eventType: event.type,
+          attemptCount: 0, throttledCount: 0, attemptLimit: null, firstAttemptAt: null, ordered: false,
+        };
+        this.laneFor(endpoint, now, refreshed).queue.push({ delivery, endpoint, event, body, claimedAt: now, probe: false });
+      }
+    }
+    if (!this.running) {
+      // Stopped while the publish committed: give them back to the queue rather than wait for the lease.
+      void this.opts.store.queue.unclaim(this.id, ids, now).catch((err) => this.opts.logger.error({ err }, 'returning claims failed'));
+      return;
+    }
+    this.dispatchReady();
   }
 
   /** Wakes the loop (an attempt finished, a timer fired) without saying new deliveries are due. */

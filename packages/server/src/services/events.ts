@@ -3,8 +3,8 @@ import { HeraldError, notFound } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Endpoint, EventEnvironment, EventType, WebhookEvent } from '../core/model.js';
 import { getProfile } from '../core/profiles/index.js';
-import type { InsertedEvent, PlannedDelivery } from '../store/index.js';
-import type { ServiceContext } from './context.js';
+import type { DispatchEndpoint, InsertedEvent, PlannedDelivery } from '../store/index.js';
+import type { FreshHandOff, ServiceContext } from './context.js';
 
 const Ajv = AjvModule.default ?? AjvModule;
 
@@ -61,9 +61,33 @@ export class EventService {
       const event = await this.prepare(tenantId, input, now, inputs.length > 1 ? `events[${index}].` : '', 'live', validators);
       items.push({ event, deliveries: plan(endpoints.filter((e) => isSubscribed(e, event.type))) });
     }
-    const inserted = await this.ctx.store.events.insert(items, now);
-    if (inserted.some((r) => !r.duplicate && r.deliveries > 0)) this.ctx.nudge();
+    const handOff = this.offerToWorker(items, endpoints);
+    let inserted: InsertedEvent[];
+    try {
+      inserted = await this.ctx.store.events.insert(items, now);
+    } catch (err) {
+      handOff?.cancel();
+      throw err;
+    }
+    // insert() answers each item in order; a duplicate (idempotency key seen before) wrote nothing.
+    const written = items.filter((_, i) => !inserted[i]!.duplicate);
+    handOff?.accept(written);
+    if (written.some((w) => w.deliveries.some((d) => !d.lease))) this.ctx.nudge();
     return inserted;
+  }
+
+  /** Lets this process's worker take the deliveries it can send right away; they are written leased to it. */
+  private offerToWorker(items: readonly { deliveries: PlannedDelivery[] }[], endpoints: readonly DispatchEndpoint[]): FreshHandOff | null {
+    if (!this.ctx.fresh) return null;
+    const byId = new Map(endpoints.map((e) => [e.id, e]));
+    // FIFO deliveries keep to the queue, which holds their order.
+    const candidates = items.flatMap((i) => i.deliveries.filter((d) => !d.ordered).map((d) => ({ id: d.id, endpoint: byId.get(d.endpointId)! })));
+    const handOff = this.ctx.fresh.offer(candidates);
+    if (handOff) {
+      const lease = { owner: handOff.owner, until: handOff.leaseUntil };
+      for (const item of items) for (const d of item.deliveries) if (handOff.taken.has(d.id)) d.lease = lease;
+    }
+    return handOff;
   }
 
   /** Sends one event to one endpoint only (its test route); `environment` is `test`. */

@@ -34,6 +34,13 @@ export class EndpointRepo {
   /** A row as the rest of Herald sees it: the secret opened. */
   private toEndpoint = (r: Selectable<EndpointsTable>): Endpoint => ({ ...toEndpoint(r), secret: this.secrets.open(r.secret) });
 
+  private toDispatchEndpoint = (r: Selectable<EndpointsTable>): DispatchEndpoint => ({
+    ...this.toEndpoint(r),
+    previousSecret: this.secrets.open(r.previous_secret),
+    previousSecretExpiresAt: r.previous_secret_expires_at === null ? null : Number(r.previous_secret_expires_at),
+    deleted: r.deleted_at !== null,
+  });
+
   /** Seals every secret still stored in the clear (after HERALD_ENCRYPTION_KEY was set); returns how many. */
   async sealPlaintextSecrets(): Promise<number> {
     if (!this.secrets.encrypts) return 0;
@@ -157,10 +164,10 @@ export class EndpointRepo {
     });
   }
 
-  /** Endpoints of a tenant that receive new events, for fan-out. */
-  async listEnabled(tenantId: string): Promise<Endpoint[]> {
+  /** Endpoints of a tenant that receive new events, for fan-out (as the worker needs them: a publish may hand its deliveries straight to it). */
+  async listEnabled(tenantId: string): Promise<DispatchEndpoint[]> {
     const rows = await this.live(tenantId).where('status', '=', 'enabled').execute();
-    return rows.map(this.toEndpoint);
+    return rows.map(this.toDispatchEndpoint);
   }
 
   /** By id regardless of tenant: only for the delivery worker, which got the ids from claimed deliveries. */
@@ -168,14 +175,7 @@ export class EndpointRepo {
     const out = new Map<string, DispatchEndpoint>();
     if (ids.length === 0) return out;
     const rows = await this.db.selectFrom('endpoints').selectAll().where('id', 'in', ids).execute();
-    for (const r of rows) {
-      out.set(r.id, {
-        ...this.toEndpoint(r),
-        previousSecret: this.secrets.open(r.previous_secret),
-        previousSecretExpiresAt: r.previous_secret_expires_at === null ? null : Number(r.previous_secret_expires_at),
-        deleted: r.deleted_at !== null,
-      });
-    }
+    for (const r of rows) out.set(r.id, this.toDispatchEndpoint(r));
     return out;
   }
 

@@ -12,6 +12,11 @@ export interface PlannedDelivery {
   endpointId: string;
   /** The endpoint delivers in strict order. */
   ordered?: boolean;
+  /**
+   * Written already claimed by this worker (until the lease expires): the publishing process hands
+   * it to its own worker in memory once committed, instead of the worker claiming it back.
+   */
+  lease?: { owner: string; until: number };
 }
 
 export interface EventToInsert {
@@ -27,7 +32,7 @@ export interface InsertedEvent {
 }
 
 const EVENT_COLUMNS = ['id', 'tenant_id', 'type', 'payload', 'idempotency_key', 'environment', 'created_at'];
-const DELIVERY_COLUMNS = ['id', 'tenant_id', 'event_id', 'endpoint_id', 'event_type', 'ordered', 'status', 'attempt_count', 'next_attempt_at', 'created_at', 'updated_at'];
+const DELIVERY_COLUMNS = ['id', 'tenant_id', 'event_id', 'endpoint_id', 'event_type', 'ordered', 'status', 'attempt_count', 'next_attempt_at', 'lease_owner', 'created_at', 'updated_at'];
 
 export class EventRepo {
   // Publishing writes one row per event and per delivery: built as text once per batch size.
@@ -57,6 +62,7 @@ export class EventRepo {
       const deliveries: unknown[][] = [];
       const seenKeys = new Map<string, InsertedEvent>();
       const chained = await this.fifoEndpointsWithWork(trx, items);
+      let due = 0;
       for (const { event, deliveries: planned } of items) {
         if (event.idempotencyKey !== null) {
           const key = `${event.tenantId}\u0000${event.idempotencyKey}`;
@@ -71,8 +77,13 @@ export class EventRepo {
         for (const d of planned) {
           // A FIFO endpoint's delivery waits, unscheduled, behind its unfinished one; finishing
           // that one schedules the next (QueueRepo.complete), so waiting rows cost claims nothing.
-          const nextAttemptAt = d.ordered && chained.has(d.endpointId) ? null : now;
-          deliveries.push([d.id, event.tenantId, event.id, d.endpointId, event.type, d.ordered ? 1 : 0, 'pending', 0, nextAttemptAt, now, now]);
+          if (d.lease) {
+            deliveries.push([d.id, event.tenantId, event.id, d.endpointId, event.type, d.ordered ? 1 : 0, 'delivering', 0, d.lease.until, d.lease.owner, now, now]);
+          } else {
+            const nextAttemptAt = d.ordered && chained.has(d.endpointId) ? null : now;
+            deliveries.push([d.id, event.tenantId, event.id, d.endpointId, event.type, d.ordered ? 1 : 0, 'pending', 0, nextAttemptAt, null, now, now]);
+            due++;
+          }
           if (d.ordered) chained.add(d.endpointId);
         }
         out.push({ event, deliveries: planned.length, duplicate: false });
@@ -80,7 +91,7 @@ export class EventRepo {
       await insertRows(trx, this.insertEvents, events);
       await insertRows(trx, this.insertDeliveries, deliveries);
       // Wakes idle workers in other processes; delivered only if this transaction commits.
-      if (this.dialect === 'postgres' && deliveries.length > 0) await sql`SELECT pg_notify(${DUE_CHANNEL}, '')`.execute(trx);
+      if (this.dialect === 'postgres' && due > 0) await sql`SELECT pg_notify(${DUE_CHANNEL}, '')`.execute(trx);
       return out;
     }
   }
