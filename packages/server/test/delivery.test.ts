@@ -8,6 +8,10 @@ import { closedAfterEach, createEndpoint, createTenant, publish, startReceiver, 
 const { open, herald, receiver } = closedAfterEach();
 const deliveriesOf = async (t: TestHerald, query = '') => (await t.call('GET', `/v1/tenants/acme/deliveries${query}`)).body.data as any[];
 const detail = async (t: TestHerald, id: string) => (await t.call('GET', `/v1/tenants/acme/deliveries/${id}`)).body;
+const waitUntil = async (check: () => Promise<boolean>) => {
+  for (let i = 0; i < 200 && !(await check()); i++) await new Promise((r) => setTimeout(r, 25));
+  expect(await check()).toBe(true);
+};
 
 describe('delivery', () => {
   it('fans out to subscribed endpoints only, signed so that the standardwebhooks library verifies it', async () => {
@@ -307,10 +311,6 @@ describe('publish hand-off', () => {
     };
     return ids;
   };
-  const waitUntil = async (check: () => Promise<boolean>) => {
-    for (let i = 0; i < 200 && !(await check()); i++) await new Promise((r) => setTimeout(r, 25));
-    expect(await check()).toBe(true);
-  };
 
   it('a delivery whose endpoint has a free slot is written leased to the worker and sent without a claim', async () => {
     const t = await herald({ startWorker: true });
@@ -365,6 +365,39 @@ describe('publish hand-off', () => {
     await waitUntil(async () => (await detail(t, d.id)).status === 'delivered');
     expect(claimed).toEqual([]);
     expect(r.requests).toHaveLength(2);
+  });
+});
+
+describe('result batching', () => {
+  it('results of attempts finishing close together are written in one transaction, within the delay', async () => {
+    const t = await herald({ startWorker: true, worker: { completionDelayMs: 300 } });
+    const queue = t.herald.store.queue;
+    const complete = queue.complete.bind(queue);
+    const batches: number[] = [];
+    queue.complete = async (owner, completions, ...rest) => {
+      batches.push(completions.length);
+      return complete(owner, completions, ...rest);
+    };
+    await createTenant(t);
+    const r = await receiver();
+    for (let i = 0; i < 3; i++) await createEndpoint(t, 'acme', { url: `${r.url}/${i}` });
+    const res = await t.call('POST', '/v1/tenants/acme/events/batch', { events: [0, 1].map((i) => ({ type: 'ping', data: { i } })) });
+    expect(res.status).toBe(202);
+    await r.waitFor(6);
+    expect(batches).toEqual([]); // still within the delay: the receivers have their webhooks, the log waits
+    for (let i = 0; i < 100 && batches.length === 0; i++) await new Promise((ok) => setTimeout(ok, 20));
+    expect(batches).toEqual([6]);
+    await waitUntil(async () => (await deliveriesOf(t)).every((d) => d.status === 'delivered'));
+  });
+
+  it("a FIFO endpoint's result is written at once: its next delivery waits for it", async () => {
+    const t = await herald({ startWorker: true, worker: { completionDelayMs: 60_000 } });
+    await createTenant(t);
+    const r = await receiver();
+    await createEndpoint(t, 'acme', { url: r.url, fifo: true });
+    for (let i = 0; i < 3; i++) await publish(t, 'acme', { type: 'ping', data: { i } });
+    await r.waitFor(3, 5_000);
+    expect(r.requests.map((q) => JSON.parse(q.body).data.i)).toEqual([0, 1, 2]);
   });
 });
 
