@@ -15,6 +15,17 @@ describe('multi-row statements', () => {
     expect(MultiRowStatement.chunks(Array(33).fill(0)).map((c) => c.length)).toEqual([32, 1]);
   });
 
+  it('run flattened rows chunk by chunk, each chunk with exactly its own values', async () => {
+    const statement = new MultiRowStatement('sqlite', [null, null], (values) => `INSERT INTO t (a, b) VALUES ${values}`);
+    const seen: { sql: string; parameters: readonly unknown[] }[] = [];
+    const db = { executeQuery: async (q: { sql: string; parameters: readonly unknown[] }) => void seen.push(q) };
+    const values = Array.from({ length: 2 * 37 }, (_, i) => i);
+    await statement.executeFlat(db as never, values);
+    expect(seen.map((q) => q.parameters.length / 2)).toEqual([32, 4, 1]);
+    expect(seen.flatMap((q) => q.parameters)).toEqual(values);
+    expect(seen[1]!.sql).toBe(statement.text(4));
+  });
+
   it('number PostgreSQL placeholders across rows and the trailing parameter; SQLite uses ?', () => {
     const render = (values: string, next: string) => `UPDATE t SET a = v.column1 FROM (VALUES ${values}) AS v WHERE owner = ${next}`;
     const pg = new MultiRowStatement('postgres', [null, 'INTEGER'], render);

@@ -57,9 +57,10 @@ export class EventRepo {
   async insertIn(trx: Kysely<Database>, items: readonly EventToInsert[], now: number): Promise<InsertedEvent[]> {
     {
       const out: InsertedEvent[] = [];
-      // Row values in the column order above, flattened for the multi-row inserts.
-      const events: unknown[][] = [];
-      const deliveries: unknown[][] = [];
+      // Row values in the column order above, flattened for the multi-row inserts (building rows
+      // and flattening them afterwards was a tenth of a publish's CPU).
+      const events: unknown[] = [];
+      const deliveries: unknown[] = [];
       const seenKeys = new Map<string, InsertedEvent>();
       const chained = await this.fifoEndpointsWithWork(trx, items);
       let due = 0;
@@ -73,23 +74,23 @@ export class EventRepo {
           }
           seenKeys.set(key, { event, deliveries: planned.length, duplicate: false });
         }
-        events.push([event.id, event.tenantId, event.type, event.payload, event.idempotencyKey, event.environment, event.createdAt]);
+        events.push(event.id, event.tenantId, event.type, event.payload, event.idempotencyKey, event.environment, event.createdAt);
         for (const d of planned) {
           // A FIFO endpoint's delivery waits, unscheduled, behind its unfinished one; finishing
           // that one schedules the next (QueueRepo.complete), so waiting rows cost claims nothing.
           if (d.lease) {
-            deliveries.push([d.id, event.tenantId, event.id, d.endpointId, event.type, d.ordered ? 1 : 0, 'delivering', 0, d.lease.until, d.lease.owner, now, now]);
+            deliveries.push(d.id, event.tenantId, event.id, d.endpointId, event.type, d.ordered ? 1 : 0, 'delivering', 0, d.lease.until, d.lease.owner, now, now);
           } else {
             const nextAttemptAt = d.ordered && chained.has(d.endpointId) ? null : now;
-            deliveries.push([d.id, event.tenantId, event.id, d.endpointId, event.type, d.ordered ? 1 : 0, 'pending', 0, nextAttemptAt, null, now, now]);
+            deliveries.push(d.id, event.tenantId, event.id, d.endpointId, event.type, d.ordered ? 1 : 0, 'pending', 0, nextAttemptAt, null, now, now);
             due++;
           }
           if (d.ordered) chained.add(d.endpointId);
         }
         out.push({ event, deliveries: planned.length, duplicate: false });
       }
-      await insertRows(trx, this.insertEvents, events);
-      await insertRows(trx, this.insertDeliveries, deliveries);
+      await this.insertEvents.executeFlat(trx, events);
+      await this.insertDeliveries.executeFlat(trx, deliveries);
       // Wakes idle workers in other processes; delivered only if this transaction commits.
       if (this.dialect === 'postgres' && due > 0) await sql`SELECT pg_notify(${DUE_CHANNEL}, '')`.execute(trx);
       return out;
@@ -134,11 +135,5 @@ export class EventRepo {
     if (!row) return undefined;
     const count = await db.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('event_id', '=', row.id).executeTakeFirstOrThrow();
     return { event: toEvent(row), deliveries: Number(count.n), duplicate: true };
-  }
-}
-
-async function insertRows(trx: Kysely<Database>, statement: MultiRowStatement, rows: readonly unknown[][]): Promise<void> {
-  for (const chunk of MultiRowStatement.chunks(rows)) {
-    await trx.executeQuery(statement.query(chunk.length, chunk.flat()));
   }
 }

@@ -1,4 +1,4 @@
-import { CompiledQuery } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
 import type { DialectName } from './connect.js';
 
 /** The most rows one statement takes. */
@@ -29,15 +29,28 @@ export class MultiRowStatement {
 
   /** `rows` in chunks whose sizes are powers of two, largest first. */
   static chunks<T>(rows: readonly T[]): T[][] {
-    const out: T[][] = [];
+    return MultiRowStatement.spans(rows.length).map(([start, size]) => rows.slice(start, start + size));
+  }
+
+  /** [first row, row count] of each chunk of `rows` rows, as `chunks` cuts them. */
+  static spans(rows: number): [number, number][] {
+    const out: [number, number][] = [];
     let i = 0;
-    while (i < rows.length) {
+    while (i < rows) {
       let size = MAX_ROWS;
-      while (size > rows.length - i) size >>= 1;
-      out.push(rows.slice(i, i + size));
+      while (size > rows - i) size >>= 1;
+      out.push([i, size]);
       i += size;
     }
     return out;
+  }
+
+  /** Runs the statement over rows whose values are already flattened in column order, chunk by chunk. */
+  async executeFlat<DB>(db: Kysely<DB>, values: readonly unknown[]): Promise<void> {
+    const width = this.columns.length;
+    for (const [start, size] of MultiRowStatement.spans(values.length / width)) {
+      await db.executeQuery(this.query(size, values.slice(start * width, (start + size) * width)));
+    }
   }
 
   /** The statement for `rows` rows, with their values flattened in column order (and any trailing parameter). */
