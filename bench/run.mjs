@@ -286,6 +286,33 @@ async function heraldSqlite(receiver) {
  * Publishes for `seconds` at `deliveriesPerS` (events of ENDPOINTS deliveries each, sent in small
  * batches every 10 ms) and returns publish→receive latency at that steady rate.
  */
+/**
+ * The publish API alone: Herald on a fresh SQLite file with `--role api` (no worker in the
+ * process), so the rate is not shared with delivering. Nothing is sent; the deliveries stay queued.
+ */
+async function publishOnly() {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
+  const herald = await startHerald(join(dir, 'bench.db'), {}, 'api');
+  try {
+    await herald.api('POST', '/v1/tenants', { id: 'bench', name: 'Bench' });
+    for (let i = 0; i < ENDPOINTS; i++) await herald.api('POST', '/v1/tenants/bench/endpoints', { url: `http://127.0.0.1:9/ep/${i}` });
+    const cpuBefore = cpuMs(herald.proc.pid);
+    const [start, end] = await publishAll(herald);
+    const cpuUsed = cpuMs(herald.proc.pid) - cpuBefore;
+    const rss = await herald.stop();
+    const db = new Database(join(dir, 'bench.db'), { readonly: true });
+    const queued = db.prepare('SELECT count(*) AS n FROM deliveries').get().n;
+    db.close();
+    return {
+      name: 'publish-only', publish_per_s: Math.round(EVENTS / ((end - start) / 1000)), cpu_us_per_event: Math.round((cpuUsed * 1000) / EVENTS),
+      peak_rss_mb: rss, deliveries_queued: queued, lost: TOTAL - queued,
+    };
+  } finally {
+    if (herald.proc.exitCode === null) await herald.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function paced(herald, receiver, deliveriesPerS, seconds) {
   await sleep(300);
   await receiver.call({ type: 'reset' });
@@ -424,13 +451,18 @@ try {
   const bull = wanted('bullmq-baseline') ? await run(() => bullmqBaseline(receiver)) : null;
   const sqlite = STORE !== 'postgres';
   if (sqlite && wanted('herald-sqlite')) await run(() => heraldSqlite(receiver));
+  if (sqlite && wanted('publish-only')) {
+    const p = await publishOnly();
+    log('publish-only', p.publish_per_s, 'events/s,', p.cpu_us_per_event, 'µs CPU per event');
+    results.push(p);
+  }
   if (STORE !== 'sqlite') {
     for (const n of PG_WORKERS) if (wanted(`herald-postgres-${n}`)) await run(() => heraldPostgres(receiver, n));
   }
   if (sqlite && wanted('backlog')) await run(() => backlog(receiver));
   if (rawRuns.length === 0) await measureRaw();
   // Against BullMQ through each one's own raw ceiling, for the same reason.
-  for (const s of results) if (bull && s !== bull) s.ratio_to_bullmq = +(s.ratio_to_raw / bull.ratio_to_raw).toFixed(3);
+  for (const s of results) if (bull && s !== bull && s.ratio_to_raw !== undefined) s.ratio_to_bullmq = +(s.ratio_to_raw / bull.ratio_to_raw).toFixed(3);
 } finally {
   receiver.stop();
 }
