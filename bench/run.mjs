@@ -160,29 +160,53 @@ async function setupTenant(herald, receiver) {
 }
 
 // ---------- scenarios ----------
-/** `count` signed POSTs straight to the receiver; 30,000 are enough for a steady rate (~2 s here). */
-async function rawCeiling(receiver, count = Math.min(TOTAL, 30_000)) {
+/** Signs and POSTs raw delivery `i` straight to the receiver. */
+async function rawPost(pool, key, i) {
+  const id = `raw_${i}`;
+  const body = `{"type":"bench","timestamp":"${new Date().toISOString()}","data":{"sent_at":${wall()},"pad":"${PAD}"}}`;
+  const ts = Math.floor(Date.now() / 1000);
+  const sig = `v1,${createHmac('sha256', key).update(`${id}.${ts}.${body}`).digest('base64')}`;
+  const res = await pool.request({ path: '/ep/0', method: 'POST', body, headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': sig } });
+  await res.body.dump();
+}
+
+async function rawReceiver(receiver) {
   await receiver.call({ type: 'reset' });
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
-  const key = Buffer.from(secret.slice(6), 'base64');
   await receiver.call({ type: 'keys', keys: { '/ep/0': secret } });
+  return Buffer.from(secret.slice(6), 'base64');
+}
+
+/** `count` signed POSTs straight to the receiver; 30,000 are enough for a steady rate (~2 s here). */
+async function rawCeiling(receiver, count = Math.min(TOTAL, 30_000)) {
+  const key = await rawReceiver(receiver);
   const pool = new Pool(receiver.url, { connections: CONCURRENCY });
   let next = 0;
   const start = wall();
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next < count) {
-      const i = next++;
-      const id = `raw_${i}`;
-      const body = `{"type":"bench","timestamp":"${new Date().toISOString()}","data":{"sent_at":${wall()},"pad":"${PAD}"}}`;
-      const ts = Math.floor(Date.now() / 1000);
-      const sig = `v1,${createHmac('sha256', key).update(`${id}.${ts}.${body}`).digest('base64')}`;
-      const res = await pool.request({ path: '/ep/0', method: 'POST', body, headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': sig } });
-      await res.body.dump();
-    }
+    while (next < count) await rawPost(pool, key, next++);
   }));
   const s = await receiver.call({ type: 'stats' });
   await pool.close();
   return { name: 'raw-ceiling', deliveries_per_s: Math.round(count / ((s.lastAt - start) / 1000)), p50_ms: s.p50, p90_ms: s.p90, p99_ms: s.p99, lost: count - s.unique, duplicates: s.duplicates };
+}
+
+/**
+ * The idle floor: 50 single signed POSTs straight to the receiver, 20 ms apart like Herald's idle
+ * test. On a virtual machine whose vCPUs sleep when idle, every process or thread woken costs
+ * time; this is what one hop costs (Herald's path has three: publisher → Herald → its delivery
+ * thread → receiver).
+ */
+async function rawIdle(receiver) {
+  const key = await rawReceiver(receiver);
+  const pool = new Pool(receiver.url, { connections: 1 });
+  for (let i = 0; i < 50; i++) {
+    await rawPost(pool, key, i);
+    await sleep(20);
+  }
+  const s = await receiver.call({ type: 'stats' });
+  await pool.close();
+  return { p50: s.p50, lost: 50 - s.unique };
 }
 
 /** Publishes EVENTS events through the batch API (100 per request, 4 in flight); returns [start, end]. */
@@ -430,6 +454,7 @@ const results = [];
 // it: on a shared machine the speed drifts within a run (seen: 12,500 → 22,000/s in minutes), and a
 // ceiling measured minutes earlier would turn that drift into a false ratio.
 const rawRuns = [];
+let idleFloor = { p50: null, lost: 0 };
 const measureRaw = async () => {
   const r = await rawCeiling(receiver);
   rawRuns.push(r);
@@ -448,6 +473,8 @@ const run = async (scenario) => {
 try {
   log(`${EVENTS} events × ${ENDPOINTS} endpoints = ${TOTAL} deliveries per scenario, concurrency ${CONCURRENCY}`);
   await rawCeiling(receiver, Math.min(TOTAL, 5_000)); // warm-up (JIT, connections), not counted
+  idleFloor = await rawIdle(receiver);
+  log('raw idle p50', idleFloor.p50, 'ms');
   const bull = wanted('bullmq-baseline') ? await run(() => bullmqBaseline(receiver)) : null;
   const sqlite = STORE !== 'postgres';
   if (sqlite && wanted('herald-sqlite')) await run(() => heraldSqlite(receiver));
@@ -468,8 +495,8 @@ try {
 }
 const sortedRaw = rawRuns.map((r) => r.deliveries_per_s).sort((a, b) => a - b);
 const raw = {
-  ...rawRuns[0], deliveries_per_s: sortedRaw[Math.floor(sortedRaw.length / 2)],
-  lost: rawRuns.reduce((n, r) => n + r.lost, 0), duplicates: rawRuns.reduce((n, r) => n + r.duplicates, 0),
+  ...rawRuns[0], deliveries_per_s: sortedRaw[Math.floor(sortedRaw.length / 2)], idle_p50_ms: idleFloor.p50,
+  lost: rawRuns.reduce((n, r) => n + r.lost, 0) + idleFloor.lost, duplicates: rawRuns.reduce((n, r) => n + r.duplicates, 0),
 };
 
 const report = {
