@@ -3,7 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { ManualClock } from '../src/core/clock.js';
 import { DEFAULT_HEALTH_POLICY } from '../src/core/endpoint-health.js';
 import { dnsNotFound } from '../src/delivery/resolver.js';
-import { closedAfterEach, createEndpoint, createTenant, publish, startReceiver, type Receiver, type TestHerald } from './helpers.js';
+import { closedAfterEach, createEndpoint, createTenant, publish, startHerald, startReceiver, TEST_STORE, type Receiver, type TestHerald } from './helpers.js';
 
 const { open, herald, receiver } = closedAfterEach();
 const deliveriesOf = async (t: TestHerald, query = '') => (await t.call('GET', `/v1/tenants/acme/deliveries${query}`)).body.data as any[];
@@ -295,6 +295,23 @@ describe('wake-ups', () => {
       await r.waitFor(i + 1, 5_000);
     }
     expect(r.requests).toHaveLength(5);
+  });
+});
+
+describe.runIf(TEST_STORE === 'postgres')('wake-ups across processes (PostgreSQL NOTIFY)', () => {
+  it('a publish in an API-only process wakes a worker in another at once, even with a 60 s poll', async () => {
+    const api = await herald(); // no worker in this one
+    const worker = await startHerald({ dir: api.dir, startWorker: true, worker: { pollIntervalMs: 60_000 } });
+    open.push(worker);
+    await createTenant(api);
+    const r = await receiver();
+    await createEndpoint(api, 'acme', { url: r.url });
+    for (let i = 0; i < 3; i++) {
+      await new Promise((ok) => setTimeout(ok, 200)); // the worker is asleep, waiting for its poll
+      await publish(api, 'acme', { type: 'ping', data: { i } });
+      await r.waitFor(i + 1, 3_000);
+    }
+    expect(r.requests).toHaveLength(3);
   });
 });
 
