@@ -298,7 +298,8 @@ describe('wake-ups', () => {
   });
 });
 
-describe.runIf(TEST_STORE === 'postgres')('wake-ups across processes (PostgreSQL NOTIFY)', () => {
+// Only PostgreSQL announces new work to other processes (LISTEN/NOTIFY); the SQLite run has no such test.
+if (TEST_STORE === 'postgres') describe('wake-ups across processes (PostgreSQL NOTIFY)', () => {
   it('a publish in an API-only process wakes a worker in another at once, even with a 60 s poll', async () => {
     const api = await herald(); // no worker in this one
     const worker = await startHerald({ dir: api.dir, startWorker: true, worker: { pollIntervalMs: 60_000 } });
