@@ -386,6 +386,50 @@ describe('publish hand-off', () => {
   });
 });
 
+describe('group commit', () => {
+  const publishAll = (t: TestHerald, types: string[]) =>
+    Promise.all(types.map((type, i) => t.call('POST', '/v1/tenants/acme/events', { type, data: { i } })));
+
+  it('concurrent publishes share transactions, and each answers 202 only with its own event committed', async () => {
+    const t = await herald();
+    await createTenant(t);
+    const r = await receiver();
+    for (let i = 0; i < 2; i++) await createEndpoint(t, 'acme', { url: `${r.url}/${i}` });
+    const events = t.herald.store.events;
+    const insertIn = events.insertIn.bind(events);
+    const transactions: number[] = [];
+    events.insertIn = async (trx, items, now) => {
+      transactions.push(items.length);
+      return insertIn(trx, items, now);
+    };
+    const answers = await publishAll(t, Array(20).fill('ping'));
+    expect(answers.map((a) => a.status)).toEqual(Array(20).fill(202));
+    expect(new Set(answers.map((a) => a.body.id)).size).toBe(20);
+    expect(transactions.length).toBeLessThan(20);
+    expect(transactions.reduce((a, b) => a + b, 0)).toBe(20);
+    for (const a of answers) {
+      expect(a.body.deliveries).toBe(2);
+      expect((await deliveriesOf(t, `?event_id=${a.body.id}`)).length).toBe(2);
+    }
+  });
+
+  it('a write that fails is retried alone, so only its own publish fails', async () => {
+    const t = await herald();
+    await createTenant(t);
+    await createEndpoint(t, 'acme', { url: 'http://127.0.0.1:9/' });
+    const events = t.herald.store.events;
+    const insertIn = events.insertIn.bind(events);
+    events.insertIn = async (trx, items, now) => {
+      if (items.some((i) => i.event.type === 'poison')) throw new Error('constraint violated');
+      return insertIn(trx, items, now);
+    };
+    const answers = await publishAll(t, ['a', 'b', 'poison', 'c']);
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 500, 202]);
+    const written = (await t.call('GET', '/v1/tenants/acme/events')).body.data.map((e: any) => e.type).sort();
+    expect(written).toEqual(['a', 'b', 'c']);
+  });
+});
+
 describe('result batching', () => {
   it('results of attempts finishing close together are written in one transaction, within the delay', async () => {
     const t = await herald({ startWorker: true, worker: { completionDelayMs: 300 } });

@@ -31,6 +31,16 @@ export interface InsertedEvent {
   duplicate: boolean;
 }
 
+interface PendingInsert {
+  items: readonly EventToInsert[];
+  now: number;
+  resolve: (inserted: InsertedEvent[]) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Events one grouped transaction takes at most (a single call larger than this still goes alone). */
+const MAX_GROUP_EVENTS = 1000;
+
 const EVENT_COLUMNS = ['id', 'tenant_id', 'type', 'payload', 'idempotency_key', 'environment', 'created_at'];
 const DELIVERY_COLUMNS = ['id', 'tenant_id', 'event_id', 'endpoint_id', 'event_type', 'ordered', 'status', 'attempt_count', 'next_attempt_at', 'lease_owner', 'created_at', 'updated_at'];
 
@@ -38,6 +48,9 @@ export class EventRepo {
   // Publishing writes one row per event and per delivery: built as text once per batch size.
   private readonly insertEvents: MultiRowStatement;
   private readonly insertDeliveries: MultiRowStatement;
+  /** Calls to `insert` waiting for the running write (group commit). */
+  private waiting: PendingInsert[] = [];
+  private writing = false;
 
   constructor(private readonly db: Kysely<Database>, private readonly dialect: DialectName = 'sqlite') {
     this.insertEvents = new MultiRowStatement(dialect, EVENT_COLUMNS.map(() => null), (values) => `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES ${values}`);
@@ -48,9 +61,47 @@ export class EventRepo {
    * Writes events and all their deliveries in one transaction: once this returns, every delivery
    * is durable in the outbox. An event whose idempotency key was seen before is not written again;
    * the earlier event is returned instead.
+   *
+   * Group commit: calls made while a write is running wait for it and then share one transaction,
+   * in the order they were made, each answered only once that transaction has committed. Concurrent
+   * single-event publishes each paid a whole commit (~10 pages of WAL) before.
    */
-  async insert(items: readonly EventToInsert[], now: number): Promise<InsertedEvent[]> {
-    return this.db.transaction().execute((trx) => this.insertIn(trx, items, now));
+  insert(items: readonly EventToInsert[], now: number): Promise<InsertedEvent[]> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ items, now, resolve, reject });
+      if (!this.writing) {
+        this.writing = true;
+        // After the current turn's I/O: on SQLite a write finishes without yielding, so the requests
+        // read in the same turn would otherwise never find one running to join.
+        setImmediate(() => void this.writeWaiting());
+      }
+    });
+  }
+
+  private async writeWaiting(): Promise<void> {
+    while (this.waiting.length > 0) {
+      const group: PendingInsert[] = [];
+      let events = 0;
+      while (this.waiting.length > 0 && (group.length === 0 || events + this.waiting[0]!.items.length <= MAX_GROUP_EVENTS)) {
+        const next = this.waiting.shift()!;
+        group.push(next);
+        events += next.items.length;
+      }
+      try {
+        const now = Math.max(...group.map((g) => g.now));
+        const out = await this.db.transaction().execute((trx) => this.insertIn(trx, group.flatMap((g) => g.items), now));
+        let at = 0;
+        for (const g of group) {
+          g.resolve(out.slice(at, at + g.items.length));
+          at += g.items.length;
+        }
+      } catch (err) {
+        // One call's bad rows must not fail the others it was grouped with: each alone again.
+        if (group.length === 1) group[0]!.reject(err);
+        else for (const g of group) await this.db.transaction().execute((trx) => this.insertIn(trx, g.items, g.now)).then(g.resolve, g.reject);
+      }
+    }
+    this.writing = false;
   }
 
   /** `insert` inside a transaction the caller holds (operational events written with the change they report). */
