@@ -44,8 +44,13 @@ export class Lane {
   }
 
   get cap(): number {
-    if (this.endpoint.fifo) return 1;
-    return this.endpoint.maxInFlight ?? this.defaultCap;
+    return Lane.capOf(this.endpoint, this.defaultCap);
+  }
+
+  /** Attempts in flight at once an endpoint allows: one if FIFO, its own limit, or the default. */
+  static capOf(endpoint: Pick<DispatchEndpoint, 'fifo' | 'maxInFlight'>, defaultCap: number): number {
+    if (endpoint.fifo) return 1;
+    return endpoint.maxInFlight ?? defaultCap;
   }
 
   /**

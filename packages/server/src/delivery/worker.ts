@@ -149,7 +149,7 @@ export class DeliveryWorker implements FreshDeliveries {
       const lane = this.lanes.get(endpoint.id);
       if (gate(lane?.health ?? endpoint.health, now).kind !== 'go') continue;
       const held = (lane ? lane.queue.length + lane.inflight.size : 0) + (this.reserved.get(endpoint.id) ?? 0) + (perEndpoint.get(endpoint.id) ?? 0);
-      if (held >= (lane?.cap ?? endpoint.maxInFlight ?? this.endpointMaxInFlight)) continue;
+      if (held >= (lane ? lane.cap : Lane.capOf(endpoint, this.endpointMaxInFlight))) continue;
       taken.set(id, endpoint);
       perEndpoint.set(endpoint.id, (perEndpoint.get(endpoint.id) ?? 0) + 1);
     }
@@ -184,18 +184,14 @@ export class DeliveryWorker implements FreshDeliveries {
     const ids: string[] = [];
     const now = this.opts.clock.now();
     const refreshed = new Set<string>();
+    const bodies = new Map<string, string>();
     for (const { event, deliveries } of written) {
-      const bodies = new Map<string, string>();
       for (const d of deliveries) {
         const endpoint = taken.get(d.id);
         if (!endpoint) continue;
         ids.push(d.id);
         if (!this.running) continue;
-        let body = bodies.get(endpoint.profile);
-        if (body === undefined) {
-          body = getProfile(endpoint.profile).serializeEnvelope(event);
-          bodies.set(endpoint.profile, body);
-        }
+        const body = envelopeOnce(bodies, event, endpoint.profile);
         const delivery: ClaimedDelivery = {
           id: d.id, tenantId: event.tenantId, eventId: event.id, endpointId: endpoint.id, eventType: event.type,
           attemptCount: 0, throttledCount: 0, attemptLimit: null, firstAttemptAt: null, ordered: false,
@@ -497,12 +493,7 @@ export class DeliveryWorker implements FreshDeliveries {
         deferred.push({ id: delivery.id, until: now + lane.backoffMs(now) });
         continue;
       }
-      const bodyKey = `${event.id}\u0000${endpoint.profile}`;
-      let body = bodies.get(bodyKey);
-      if (body === undefined) {
-        body = getProfile(endpoint.profile).serializeEnvelope(event);
-        bodies.set(bodyKey, body);
-      }
+      const body = envelopeOnce(bodies, event, endpoint.profile);
       lane.queue.push({ delivery, endpoint, event, body, claimedAt: now, probe });
     }
     await store.queue.release(this.id, toPark, 'park', now);
@@ -656,4 +647,15 @@ export class DeliveryWorker implements FreshDeliveries {
     }
     await this.flush();
   }
+}
+
+/** The event's body as `profile` sends it, serialised once per event and profile (`bodies` keeps them). */
+function envelopeOnce(bodies: Map<string, string>, event: WebhookEvent, profile: string): string {
+  const key = `${event.id}\u0000${profile}`;
+  let body = bodies.get(key);
+  if (body === undefined) {
+    body = getProfile(profile).serializeEnvelope(event);
+    bodies.set(key, body);
+  }
+  return body;
 }

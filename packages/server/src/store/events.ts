@@ -106,46 +106,43 @@ export class EventRepo {
 
   /** `insert` inside a transaction the caller holds (operational events written with the change they report). */
   async insertIn(trx: Kysely<Database>, items: readonly EventToInsert[], now: number): Promise<InsertedEvent[]> {
-    {
-      const out: InsertedEvent[] = [];
-      // Row values in the column order above, flattened for the multi-row inserts (building rows
-      // and flattening them afterwards was a tenth of a publish's CPU).
-      const events: unknown[] = [];
-      const deliveries: unknown[] = [];
-      const seenKeys = new Map<string, InsertedEvent>();
-      const chained = await this.fifoEndpointsWithWork(trx, items);
-      let due = 0;
-      for (const { event, deliveries: planned } of items) {
-        if (event.idempotencyKey !== null) {
-          const key = `${event.tenantId}\u0000${event.idempotencyKey}`;
-          const earlier = seenKeys.get(key) ?? (await this.findByIdempotencyKey(trx, event.tenantId, event.idempotencyKey));
-          if (earlier) {
-            out.push({ ...earlier, duplicate: true });
-            continue;
-          }
-          seenKeys.set(key, { event, deliveries: planned.length, duplicate: false });
+    const out: InsertedEvent[] = [];
+    // Row values in the column order above, flattened for the multi-row inserts (building rows
+    // and flattening them afterwards was a tenth of a publish's CPU).
+    const events: unknown[] = [];
+    const deliveries: unknown[] = [];
+    const seenKeys = new Map<string, InsertedEvent>();
+    const chained = await this.fifoEndpointsWithWork(trx, items);
+    let due = 0;
+    for (const { event, deliveries: planned } of items) {
+      if (event.idempotencyKey !== null) {
+        const key = `${event.tenantId}\u0000${event.idempotencyKey}`;
+        const earlier = seenKeys.get(key) ?? (await this.findByIdempotencyKey(trx, event.tenantId, event.idempotencyKey));
+        if (earlier) {
+          out.push({ ...earlier, duplicate: true });
+          continue;
         }
-        events.push(event.id, event.tenantId, event.type, event.payload, event.idempotencyKey, event.environment, event.createdAt);
-        for (const d of planned) {
-          // A FIFO endpoint's delivery waits, unscheduled, behind its unfinished one; finishing
-          // that one schedules the next (QueueRepo.complete), so waiting rows cost claims nothing.
-          if (d.lease) {
-            deliveries.push(d.id, event.tenantId, event.id, d.endpointId, event.type, d.ordered ? 1 : 0, 'delivering', 0, d.lease.until, d.lease.owner, now, now);
-          } else {
-            const nextAttemptAt = d.ordered && chained.has(d.endpointId) ? null : now;
-            deliveries.push(d.id, event.tenantId, event.id, d.endpointId, event.type, d.ordered ? 1 : 0, 'pending', 0, nextAttemptAt, null, now, now);
-            due++;
-          }
-          if (d.ordered) chained.add(d.endpointId);
-        }
-        out.push({ event, deliveries: planned.length, duplicate: false });
+        seenKeys.set(key, { event, deliveries: planned.length, duplicate: false });
       }
-      await this.insertEvents.executeFlat(trx, events);
-      await this.insertDeliveries.executeFlat(trx, deliveries);
-      // Wakes idle workers in other processes; delivered only if this transaction commits.
-      if (this.dialect === 'postgres' && due > 0) await sql`SELECT pg_notify(${DUE_CHANNEL}, '')`.execute(trx);
-      return out;
+      events.push(event.id, event.tenantId, event.type, event.payload, event.idempotencyKey, event.environment, event.createdAt);
+      for (const d of planned) {
+        // A delivery handed to this process's worker is written claimed, its lease due to expire.
+        // A FIFO endpoint's delivery waits, unscheduled, behind its unfinished one; finishing
+        // that one schedules the next (QueueRepo.complete), so waiting rows cost claims nothing.
+        const { lease } = d;
+        const nextAttemptAt = lease ? lease.until : d.ordered && chained.has(d.endpointId) ? null : now;
+        deliveries.push(d.id, event.tenantId, event.id, d.endpointId, event.type, d.ordered ? 1 : 0,
+          lease ? 'delivering' : 'pending', 0, nextAttemptAt, lease?.owner ?? null, now, now);
+        if (!lease) due++;
+        if (d.ordered) chained.add(d.endpointId);
+      }
+      out.push({ event, deliveries: planned.length, duplicate: false });
     }
+    await this.insertEvents.executeFlat(trx, events);
+    await this.insertDeliveries.executeFlat(trx, deliveries);
+    // Wakes idle workers in other processes; delivered only if this transaction commits.
+    if (this.dialect === 'postgres' && due > 0) await sql`SELECT pg_notify(${DUE_CHANNEL}, '')`.execute(trx);
+    return out;
   }
 
   async get(tenantId: string, id: string): Promise<WebhookEvent | undefined> {
