@@ -3,7 +3,7 @@
 // side by side in one run, and writes bench/results/latest.json. Traffic goes to 127.0.0.1 only.
 import { fork, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,6 +108,46 @@ function cpuMs(pid) {
   } catch {
     return null;
   }
+}
+
+/**
+ * CPU time used so far by every process with this command name (`postgres`, `redis-server`): the
+ * database server's share of a scenario, which the Herald or BullMQ processes' own CPU leaves out.
+ */
+function serverCpuMs(comm) {
+  let total = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== comm) continue;
+      total += cpuMs(pid) ?? 0;
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return total;
+}
+
+/** Busy and total CPU time of the whole machine so far (/proc/stat), to tell a saturated run from a waiting one. */
+function machineCpu() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - f[3] - f[4], total }; // idle and iowait are not busy
+}
+
+/** Starts measuring a scenario's CPU: its own processes, a server process (`comm`) and the machine. */
+function cpuMeter(pids, comm) {
+  const own = () => pids().reduce((sum, pid) => sum + (cpuMs(pid) ?? 0), 0);
+  const start = { own: own(), server: comm ? serverCpuMs(comm) : 0, machine: machineCpu() };
+  return (deliveries) => {
+    const m = machineCpu();
+    const perDelivery = (ms) => Math.round((ms * 1000) / deliveries);
+    return {
+      cpu_us_per_delivery: perDelivery(own() - start.own),
+      ...(comm ? { server_cpu_us_per_delivery: perDelivery(serverCpuMs(comm) - start.server) } : {}),
+      machine_busy_pct: Math.round((100 * (m.busy - start.machine.busy)) / (m.total - start.machine.total)),
+    };
+  };
 }
 
 async function startHerald(dbFile, extraEnv = {}, role = 'all') {
@@ -245,17 +285,16 @@ async function heraldPostgres(receiver, workers) {
     procs.push(api);
     for (let i = 0; i < workers; i++) procs.push(await startHerald(url.toString(), { HERALD_PG_POOL_SIZE: '4' }, 'worker'));
     await setupTenant(api, receiver);
-    const cpuOfAll = () => procs.reduce((sum, p) => sum + cpuMs(p.proc.pid), 0);
-    const cpuBefore = cpuOfAll();
+    const cpu = cpuMeter(() => procs.map((p) => p.proc.pid), 'postgres');
     const [start, published] = await publishAll(api);
     const s = await waitForAll(receiver, TOTAL);
-    const cpuUsed = cpuOfAll() - cpuBefore;
+    const cpuUsed = cpu(TOTAL);
     const rss = [];
     for (const p of procs) rss.push(await p.stop());
     return {
       name: `herald-postgres-${workers}`, workers, deliveries_per_s: Math.round(TOTAL / ((s.lastAt - start) / 1000)),
       p50_ms: s.p50, p90_ms: s.p90, p99_ms: s.p99, publish_per_s: Math.round(EVENTS / ((published - start) / 1000)),
-      peak_rss_mb: Math.max(...rss.filter(Boolean)), cpu_us_per_delivery: Math.round((cpuUsed * 1000) / TOTAL),
+      peak_rss_mb: Math.max(...rss.filter(Boolean)), ...cpuUsed,
       lost: TOTAL - s.unique, duplicates: s.duplicates,
     };
   } finally {
@@ -272,10 +311,10 @@ async function heraldSqlite(receiver) {
   const herald = await startHerald(dbFile);
   try {
     await setupTenant(herald, receiver);
-    const cpuBefore = cpuMs(herald.proc.pid);
+    const cpu = cpuMeter(() => [herald.proc.pid]);
     const [start, published] = await publishAll(herald);
     const s = await waitForAll(receiver, TOTAL);
-    const cpuUsed = cpuMs(herald.proc.pid) - cpuBefore;
+    const cpuUsed = cpu(TOTAL);
     // Idle latency: single events, one at a time, on a quiet system.
     await sleep(500);
     await receiver.call({ type: 'reset' });
@@ -297,7 +336,7 @@ async function heraldSqlite(receiver) {
       p50_ms: s.p50, p90_ms: s.p90, p99_ms: s.p99, idle_p50_ms: idle.p50,
       half_rate_per_s: half.rate, half_rate_deliveries: half.deliveries, half_rate_p50_ms: half.p50, half_rate_p99_ms: half.p99,
       publish_per_s: Math.round(EVENTS / ((published - start) / 1000)), peak_rss_mb: rss,
-      cpu_us_per_delivery: Math.round((cpuUsed * 1000) / TOTAL),
+      ...cpuUsed,
       attempts_logged: attempts, lost: TOTAL - s.unique + half.lost, duplicates: s.duplicates + half.duplicates,
     };
   } finally {
@@ -306,10 +345,6 @@ async function heraldSqlite(receiver) {
   }
 }
 
-/**
- * Publishes for `seconds` at `deliveriesPerS` (events of ENDPOINTS deliveries each, sent in small
- * batches every 10 ms) and returns publish→receive latency at that steady rate.
- */
 /**
  * The publish API alone: Herald on a fresh SQLite file with `--role api` (no worker in the
  * process), so the rate is not shared with delivering. Nothing is sent; the deliveries stay queued.
@@ -359,6 +394,10 @@ async function publishOnly() {
   }
 }
 
+/**
+ * Publishes for `seconds` at `deliveriesPerS` (events of ENDPOINTS deliveries each, sent in small
+ * batches every 10 ms) and returns publish→receive latency at that steady rate.
+ */
 async function paced(herald, receiver, deliveriesPerS, seconds) {
   await sleep(300);
   await receiver.call({ type: 'reset' });
@@ -408,7 +447,7 @@ async function bullmqBaseline(receiver) {
   const worker = track(fork(join(here, 'bullmq-worker.mjs'), [name, receiver.url, secret], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   await new Promise((r) => worker.once('message', r));
   try {
-    const cpuBefore = cpuMs(worker.pid);
+    const cpu = cpuMeter(() => [worker.pid], 'redis-server');
     const start = wall();
     for (let e = 0; e < EVENTS; e += 200) {
       const jobs = [];
@@ -419,7 +458,7 @@ async function bullmqBaseline(receiver) {
       await queue.addBulk(jobs);
     }
     const s = await waitForAll(receiver, TOTAL);
-    return { name: 'bullmq-baseline', deliveries_per_s: Math.round(TOTAL / ((s.lastAt - start) / 1000)), p50_ms: s.p50, p90_ms: s.p90, p99_ms: s.p99, peak_rss_mb: peakRssMb(worker.pid), cpu_us_per_delivery: Math.round(((cpuMs(worker.pid) - cpuBefore) * 1000) / TOTAL), lost: TOTAL - s.unique, duplicates: s.duplicates };
+    return { name: 'bullmq-baseline', deliveries_per_s: Math.round(TOTAL / ((s.lastAt - start) / 1000)), p50_ms: s.p50, p90_ms: s.p90, p99_ms: s.p99, peak_rss_mb: peakRssMb(worker.pid), ...cpu(TOTAL), lost: TOTAL - s.unique, duplicates: s.duplicates };
   } finally {
     worker.send({ type: 'stop' });
     await new Promise((r) => worker.once('exit', r));
@@ -541,7 +580,7 @@ const report = {
 mkdirSync(join(here, 'results'), { recursive: true });
 writeFileSync(join(here, 'results', QUICK ? 'quick.json' : 'latest.json'), JSON.stringify(report, null, 2) + '\n');
 
-const cols = ['name', 'deliveries_per_s', 'raw_ceiling_per_s', 'ratio_to_raw', 'ratio_to_bullmq', 'p50_ms', 'p90_ms', 'p99_ms', 'half_rate_p50_ms', 'half_rate_p99_ms', 'idle_p50_ms', 'publish_per_s', 'publish_single_per_s', 'peak_rss_mb', 'cpu_us_per_delivery', 'lost', 'duplicates'];
+const cols = ['name', 'deliveries_per_s', 'raw_ceiling_per_s', 'ratio_to_raw', 'ratio_to_bullmq', 'p50_ms', 'p90_ms', 'p99_ms', 'half_rate_p50_ms', 'half_rate_p99_ms', 'idle_p50_ms', 'publish_per_s', 'publish_single_per_s', 'peak_rss_mb', 'cpu_us_per_delivery', 'server_cpu_us_per_delivery', 'machine_busy_pct', 'lost', 'duplicates'];
 const rows = [{ name: 'raw-ceiling', ...raw, ratio_to_raw: 1 }, ...results];
 console.log(`\nHerald benchmark — ${report.machine.cpus} × ${report.machine.cpu_model}, Node ${report.machine.node}; ${TOTAL} deliveries of ~1 KiB per scenario\n`);
 console.log('| ' + cols.join(' | ') + ' |');
