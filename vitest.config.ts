@@ -13,7 +13,7 @@ const storeIndependent = ['packages/server/test/core.test.ts', 'packages/server/
   'packages/server/test/transport.test.ts', 'packages/server/test/multi-row.test.ts',
   'packages/server/test/sqlite-store.test.ts'];
 /** Several processes on one database: PostgreSQL only. */
-const postgresOnly = ['packages/server/test/scale-out.test.ts'];
+const postgresOnly = ['packages/server/test/scale-out.test.ts', 'packages/server/test/pg-prepared.test.ts'];
 
 export default defineConfig({
   test: {

@@ -5,6 +5,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { threadEntry } from '../thread-entry.js';
+import { prepareRepeatedStatements } from './pg-prepared.js';
 import type { Database } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -45,6 +46,8 @@ function openPostgres(value: string): DatabaseHandle {
   pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
   const connection = { connectionString: url.toString(), options: `-c search_path=${schema}` };
   const pool = new pg.Pool({ ...connection, max: Number(process.env.HERALD_PG_POOL_SIZE ?? 10) });
+  // Off for poolers that cannot carry prepared statements (PgBouncer in transaction mode before 1.21).
+  if (process.env.HERALD_PG_PREPARED_STATEMENTS !== 'false') prepareRepeatedStatements(pool);
   return {
     db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
     dialect: 'postgres',
