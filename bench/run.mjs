@@ -135,17 +135,24 @@ function machineCpu() {
   return { busy: total - f[3] - f[4], total }; // idle and iowait are not busy
 }
 
-/** Starts measuring a scenario's CPU: its own processes, a server process (`comm`) and the machine. */
+/**
+ * Starts measuring a scenario's CPU: its own processes, a server process (`comm`), the machine, and
+ * the busiest main thread among its processes (a process whose event loop is always busy is
+ * limited by that thread, however idle the rest of the machine is).
+ */
 function cpuMeter(pids, comm) {
   const own = () => pids().reduce((sum, pid) => sum + (cpuMs(pid) ?? 0), 0);
-  const start = { own: own(), server: comm ? serverCpuMs(comm) : 0, machine: machineCpu() };
+  const mainThreads = () => pids().map((pid) => cpuMs(`${pid}/task/${pid}`) ?? 0);
+  const start = { own: own(), main: mainThreads(), server: comm ? serverCpuMs(comm) : 0, machine: machineCpu(), at: wall() };
   return (deliveries) => {
     const m = machineCpu();
+    const elapsed = wall() - start.at;
     const perDelivery = (ms) => Math.round((ms * 1000) / deliveries);
     return {
       cpu_us_per_delivery: perDelivery(own() - start.own),
       ...(comm ? { server_cpu_us_per_delivery: perDelivery(serverCpuMs(comm) - start.server) } : {}),
       machine_busy_pct: Math.round((100 * (m.busy - start.machine.busy)) / (m.total - start.machine.total)),
+      main_thread_busy_pct: Math.round((100 * Math.max(...mainThreads().map((t, i) => t - start.main[i]))) / elapsed),
     };
   };
 }
@@ -580,7 +587,7 @@ const report = {
 mkdirSync(join(here, 'results'), { recursive: true });
 writeFileSync(join(here, 'results', QUICK ? 'quick.json' : 'latest.json'), JSON.stringify(report, null, 2) + '\n');
 
-const cols = ['name', 'deliveries_per_s', 'raw_ceiling_per_s', 'ratio_to_raw', 'ratio_to_bullmq', 'p50_ms', 'p90_ms', 'p99_ms', 'half_rate_p50_ms', 'half_rate_p99_ms', 'idle_p50_ms', 'publish_per_s', 'publish_single_per_s', 'peak_rss_mb', 'cpu_us_per_delivery', 'server_cpu_us_per_delivery', 'machine_busy_pct', 'lost', 'duplicates'];
+const cols = ['name', 'deliveries_per_s', 'raw_ceiling_per_s', 'ratio_to_raw', 'ratio_to_bullmq', 'p50_ms', 'p90_ms', 'p99_ms', 'half_rate_p50_ms', 'half_rate_p99_ms', 'idle_p50_ms', 'publish_per_s', 'publish_single_per_s', 'peak_rss_mb', 'cpu_us_per_delivery', 'server_cpu_us_per_delivery', 'machine_busy_pct', 'main_thread_busy_pct', 'lost', 'duplicates'];
 const rows = [{ name: 'raw-ceiling', ...raw, ratio_to_raw: 1 }, ...results];
 console.log(`\nHerald benchmark — ${report.machine.cpus} × ${report.machine.cpu_model}, Node ${report.machine.node}; ${TOTAL} deliveries of ~1 KiB per scenario\n`);
 console.log('| ' + cols.join(' | ') + ' |');

@@ -24,6 +24,16 @@ it('npm run bench -- --quick delivers every delivery in every scenario', async (
     expect(s.raw_ceiling_per_s, s.name).toBe(Math.round((before + after) / 2));
     expect(s.ratio_to_raw, s.name).toBeCloseTo(s.deliveries_per_s / s.raw_ceiling_per_s, 2);
   }
+  // CPU of each delivering scenario: its own processes, the database server's (Redis for BullMQ,
+  // PostgreSQL), the machine's busy share and the busiest main thread's, each a plausible figure.
+  for (const s of report.scenarios.filter((x: { name: string }) => x.name === 'bullmq-baseline' || x.name.startsWith('herald-'))) {
+    expect(s.cpu_us_per_delivery, s.name).toBeGreaterThan(0);
+    expect(s.machine_busy_pct, s.name).toBeGreaterThan(0);
+    expect(s.machine_busy_pct, s.name).toBeLessThanOrEqual(100);
+    expect(s.main_thread_busy_pct, s.name).toBeGreaterThan(0);
+    expect(s.main_thread_busy_pct, s.name).toBeLessThanOrEqual(105); // clock ticks of 10 ms over a short run
+    if (s.name !== 'herald-sqlite') expect(s.server_cpu_us_per_delivery, s.name).toBeGreaterThan(0);
+  }
   const [bull, sqlite] = report.scenarios;
   expect(sqlite.raw_ceiling_before_after[0]).toBe(bull.raw_ceiling_before_after[1]);
   // The publish API alone: every event's deliveries committed by the time its batch was answered.
