@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { newId } from '../core/ids.js';
-import { DEFAULT_HEALTH_POLICY, gate, type HealthPolicy } from '../core/endpoint-health.js';
+import { applySignals, DEFAULT_HEALTH_POLICY, gate, type EndpointHealthState, type HealthPolicy } from '../core/endpoint-health.js';
 import { getProfile } from '../core/profiles/index.js';
 import { decideAfterAttempt, parseRetryAfter } from '../core/retry.js';
 import type { WebhookEvent } from '../core/model.js';
@@ -70,6 +70,8 @@ export class DeliveryWorker implements FreshDeliveries {
   private wake: (() => void) | null = null;
   private nudged = false;
   private pending: Completion[] = [];
+  /** Results in `pending` that were not a success: none means they cannot move any endpoint's health but a failing one's. */
+  private pendingTroubles = 0;
   private flushing: Promise<void> = Promise.resolve();
   private flushTimer: NodeJS.Timeout | null = null;
   private flushQueued: Promise<void> | null = null;
@@ -516,7 +518,8 @@ export class DeliveryWorker implements FreshDeliveries {
       lane = new Lane(endpoint, this.endpointMaxInFlight, now);
       this.lanes.set(endpoint.id, lane);
     } else if (!refreshed.has(endpoint.id)) {
-      lane.refresh(endpoint, now);
+      // As read, moved on by results not handed to a write yet (they cannot be in what was read).
+      lane.refresh({ ...endpoint, health: this.withUnwritten(endpoint.id, endpoint.health) }, now);
     }
     refreshed.add(endpoint.id);
     return lane;
@@ -544,7 +547,14 @@ export class DeliveryWorker implements FreshDeliveries {
         finishedAt,
         this.random,
       );
-      if (decision.signal.kind === 'throttled') lane.health = { ...lane.health, throttledUntil: Math.max(lane.health.throttledUntil ?? 0, decision.signal.until) };
+      // The lane's view of its endpoint moves with each result, as the store's will when the batch
+      // is written: the breaker opens after `breakerThreshold` failures, not after as many as the
+      // endpoint's slots fit in before the batch commits (10 ms and a write later). The store's
+      // answer then replaces this view.
+      const h = lane.health;
+      if (decision.signal.kind !== 'ok' || h.consecutiveFailures > 0 || h.breakerState !== 'closed') {
+        lane.health = applySignals(h, [{ at: startedAt, signal: decision.signal }], this.healthHooks.policy, finishedAt).state;
+      }
       this.enqueueCompletion({
         deliveryId: delivery.id,
         status: decision.status,
@@ -584,11 +594,24 @@ export class DeliveryWorker implements FreshDeliveries {
    */
   private enqueueCompletion(c: Completion): void {
     this.pending.push(c);
+    if (c.signal.kind !== 'ok') this.pendingTroubles++;
     if (this.pending.length >= this.batchSize || c.ordered) {
       void this.flush();
     } else if (!this.flushTimer) {
       this.flushTimer = setTimeout(() => void this.flush(), this.completionDelayMs);
     }
+  }
+
+  /**
+   * `health` as the store returned it, moved on by this endpoint's results still waiting to be
+   * written. Not those being written: whether the store's answer has them is not known here, and
+   * counting a failure twice could hold a healthy endpoint back for a whole cool-down, where
+   * missing one only lets one more attempt through.
+   */
+  private withUnwritten(endpointId: string, health: EndpointHealthState): EndpointHealthState {
+    if (this.pendingTroubles === 0 && health.consecutiveFailures === 0 && health.breakerState === 'closed') return health;
+    const later = this.pending.filter((c) => c.attempt.endpointId === endpointId).map((c) => ({ at: c.attempt.startedAt, signal: c.signal }));
+    return later.length === 0 ? health : applySignals(health, later, this.healthHooks.policy, this.opts.clock.now()).state;
   }
 
   /** Writes buffered completions; one write at a time, so batches grow while the previous one commits. */
@@ -602,6 +625,7 @@ export class DeliveryWorker implements FreshDeliveries {
       const batch = this.pending;
       if (batch.length === 0) return;
       this.pending = [];
+      this.pendingTroubles = 0;
       try {
         const result = await this.opts.store.queue.complete(this.id, batch, this.healthHooks, this.opts.clock.now());
         // A finished delivery to a FIFO endpoint makes the next one due: claim it now, not at the next poll.
@@ -609,7 +633,10 @@ export class DeliveryWorker implements FreshDeliveries {
         let opened = false;
         for (const [id, health] of result.health) {
           const lane = this.lanes.get(id);
-          if (lane) lane.health = health;
+          // The store has this batch; results that finished since are not written yet, and the
+          // lane's view already counts them: without them a stale answer would close a breaker
+          // the lane had just opened.
+          if (lane) lane.health = this.withUnwritten(id, health);
           opened ||= health.breakerState === 'open';
         }
         // A breaker that just opened leaves its endpoint's backlog due at the front of the queue:
@@ -633,16 +660,16 @@ export class DeliveryWorker implements FreshDeliveries {
   }
 
   private checkIdle(): void {
-    if (this.inflight === 0 && this.pending.length === 0) {
+    if (this.inflight === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
     }
   }
 
-  /** Resolves once no attempt is in flight and every result is written. */
+  /** Resolves once no attempt is in flight and every result is written (at once, not when the batch is due). */
   private async drained(): Promise<void> {
-    if (this.inflight > 0 || this.pending.length > 0) {
+    if (this.inflight > 0) {
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
     await this.flush();
