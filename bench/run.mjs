@@ -3,12 +3,13 @@
 // side by side in one run, and writes bench/results/latest.json. Traffic goes to 127.0.0.1 only.
 import { fork, spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { Pool } from 'undici';
+import { cpuMs, machineCpu, serverCpuMs } from './proc.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -98,41 +99,6 @@ function peakRssMb(pid) {
   } catch {
     return null;
   }
-}
-
-/** CPU time (user + system) a process has used so far, in ms: steadier than wall time for A/B. */
-function cpuMs(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100)
-  } catch {
-    return null;
-  }
-}
-
-/**
- * CPU time used so far by every process with this command name (`postgres`, `redis-server`): the
- * database server's share of a scenario, which the Herald or BullMQ processes' own CPU leaves out.
- */
-function serverCpuMs(comm) {
-  let total = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== comm) continue;
-      total += cpuMs(pid) ?? 0;
-    } catch {
-      // The process ended between the listing and the read.
-    }
-  }
-  return total;
-}
-
-/** Busy and total CPU time of the whole machine so far (/proc/stat), to tell a saturated run from a waiting one. */
-function machineCpu() {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: total - f[3] - f[4], total }; // idle and iowait are not busy
 }
 
 /**
@@ -295,13 +261,13 @@ async function heraldPostgres(receiver, workers) {
     const cpu = cpuMeter(() => procs.map((p) => p.proc.pid), 'postgres');
     const [start, published] = await publishAll(api);
     const s = await waitForAll(receiver, TOTAL);
-    const cpuUsed = cpu(TOTAL);
+    const cpuFigures = cpu(TOTAL);
     const rss = [];
     for (const p of procs) rss.push(await p.stop());
     return {
       name: `herald-postgres-${workers}`, workers, deliveries_per_s: Math.round(TOTAL / ((s.lastAt - start) / 1000)),
       p50_ms: s.p50, p90_ms: s.p90, p99_ms: s.p99, publish_per_s: Math.round(EVENTS / ((published - start) / 1000)),
-      peak_rss_mb: Math.max(...rss.filter(Boolean)), ...cpuUsed,
+      peak_rss_mb: Math.max(...rss.filter(Boolean)), ...cpuFigures,
       lost: TOTAL - s.unique, duplicates: s.duplicates,
     };
   } finally {
@@ -321,7 +287,7 @@ async function heraldSqlite(receiver) {
     const cpu = cpuMeter(() => [herald.proc.pid]);
     const [start, published] = await publishAll(herald);
     const s = await waitForAll(receiver, TOTAL);
-    const cpuUsed = cpu(TOTAL);
+    const cpuFigures = cpu(TOTAL);
     // Idle latency: single events, one at a time, on a quiet system.
     await sleep(500);
     await receiver.call({ type: 'reset' });
@@ -343,7 +309,7 @@ async function heraldSqlite(receiver) {
       p50_ms: s.p50, p90_ms: s.p90, p99_ms: s.p99, idle_p50_ms: idle.p50,
       half_rate_per_s: half.rate, half_rate_deliveries: half.deliveries, half_rate_p50_ms: half.p50, half_rate_p99_ms: half.p99,
       publish_per_s: Math.round(EVENTS / ((published - start) / 1000)), peak_rss_mb: rss,
-      ...cpuUsed,
+      ...cpuFigures,
       attempts_logged: attempts, lost: TOTAL - s.unique + half.lost, duplicates: s.duplicates + half.duplicates,
     };
   } finally {

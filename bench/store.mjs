@@ -3,11 +3,12 @@
 // updates), until N are done. Steadier than the full benchmark for judging a change to the SQL or the
 // schema. With --pg it runs on a fresh schema of DATABASE_URL (default the local server) and also
 // reports the server's CPU per delivery (every `postgres` process on this machine).
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { serverCpuMs } from './proc.mjs';
 const dist = process.env.DIST ?? new URL('../packages/server/dist', import.meta.url).pathname;
 const { Store } = await import(`${dist}/store/index.js`);
 const { DEFAULT_HEALTH_POLICY } = await import(`${dist}/core/endpoint-health.js`);
@@ -54,29 +55,13 @@ if (PG) {
   db.transaction(() => { let m = 0; for (let e = 0; m < N; e++) { const eid = `evt_${String(e).padStart(8, '0')}`; insEvent.run(eid, payload, now0); for (const ep of eps) { if (m >= N) break; insDelivery.run(`dlv_${String(m).padStart(8, '0')}`, eid, ep, now0, now0, now0); m++; } } })();
   db.close();
 }
-
-/** CPU time (ms) used so far by every PostgreSQL server process on this machine. */
-function serverCpuMs() {
-  let total = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      total += (Number(f[11]) + Number(f[12])) * 10;
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return total;
-}
 store = await Store.open(url);
 const hooks = { policy: DEFAULT_HEALTH_POLICY };
 const headers = { 'content-type': 'application/json', 'user-agent': 'Herald/0.1', 'webhook-id': 'msg_01JXXXXXXXXXXXXXXXXXXXXXXX', 'webhook-timestamp': '1764170000', 'webhook-signature': 'v1,' + 'A'.repeat(44) };
 let done = 0, attemptSeq = 0;
 const t0 = performance.now();
 const cpu0 = process.cpuUsage();
-const server0 = PG ? serverCpuMs() : 0;
+const server0 = PG ? serverCpuMs('postgres') : 0;
 while (done < N) {
   const now = Date.now();
   const claimed = await store.queue.claim('w1', now, now + 30000, 100);
@@ -92,7 +77,7 @@ while (done < N) {
 }
 const ms = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
-console.log(JSON.stringify({ done, us_per_delivery: +(ms * 1000 / done).toFixed(1), cpu_us_per_delivery: +((cpu.user + cpu.system) / done).toFixed(1), ...(PG ? { server_cpu_us_per_delivery: +(((serverCpuMs() - server0) * 1000) / done).toFixed(1) } : {}) }));
+console.log(JSON.stringify({ done, us_per_delivery: +(ms * 1000 / done).toFixed(1), cpu_us_per_delivery: +((cpu.user + cpu.system) / done).toFixed(1), ...(PG ? { server_cpu_us_per_delivery: +(((serverCpuMs('postgres') - server0) * 1000) / done).toFixed(1) } : {}) }));
 await store.close();
 rmSync(dir, { recursive: true, force: true });
 if (PG) {
