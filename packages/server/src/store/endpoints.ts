@@ -2,7 +2,9 @@ import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { DisableReason } from '../core/endpoint-health.js';
 import type { Endpoint, EndpointStatus } from '../core/model.js';
 import { toPage, type Page } from './page.js';
+import type { DialectName } from './connect.js';
 import { scheduleNextOrdered } from './fifo.js';
+import { inIds } from './id-list.js';
 import { toEndpoint } from './rows.js';
 import type { Database, EndpointsTable } from './schema.js';
 import { SEALED_PREFIX, SecretBox } from './secret-box.js';
@@ -29,7 +31,11 @@ export interface DispatchEndpoint extends Endpoint {
 }
 
 export class EndpointRepo {
-  constructor(private readonly db: Kysely<Database>, private readonly secrets: SecretBox = SecretBox.plaintext()) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly secrets: SecretBox = SecretBox.plaintext(),
+    private readonly dialect: DialectName = 'sqlite',
+  ) {}
 
   /** A row as the rest of Herald sees it: the secret opened. */
   private toEndpoint = (r: Selectable<EndpointsTable>): Endpoint => ({ ...toEndpoint(r), secret: this.secrets.open(r.secret) });
@@ -174,7 +180,7 @@ export class EndpointRepo {
   async getForDispatch(ids: readonly string[]): Promise<Map<string, DispatchEndpoint>> {
     const out = new Map<string, DispatchEndpoint>();
     if (ids.length === 0) return out;
-    const rows = await this.db.selectFrom('endpoints').selectAll().where('id', 'in', ids).execute();
+    const rows = await this.db.selectFrom('endpoints').selectAll().where(inIds(this.dialect, 'id', ids)).execute();
     for (const r of rows) out.set(r.id, this.toDispatchEndpoint(r));
     return out;
   }

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DialectName } from './connect.js';
+import { inIds } from './id-list.js';
 import { MultiRowStatement } from './multi-row.js';
 import { DUE_CHANNEL } from './wake.js';
 import type { WebhookEvent } from '../core/model.js';
@@ -164,7 +165,7 @@ export class EventRepo {
   async getForDispatch(ids: readonly string[]): Promise<Map<string, WebhookEvent>> {
     const out = new Map<string, WebhookEvent>();
     if (ids.length === 0) return out;
-    const rows = await this.db.selectFrom('events').selectAll().where('id', 'in', ids).execute();
+    const rows = await this.db.selectFrom('events').selectAll().where(inIds(this.dialect, 'id', ids)).execute();
     for (const r of rows) out.set(r.id, toEvent(r));
     return out;
   }

@@ -43,7 +43,7 @@ export class Store {
     this.tenants = new TenantRepo(db);
     this.apiKeys = new ApiKeyRepo(db);
     this.eventTypes = new EventTypeRepo(db);
-    this.endpoints = new EndpointRepo(db, secrets);
+    this.endpoints = new EndpointRepo(db, secrets, dialect);
     this.events = new EventRepo(db, dialect);
     this.deliveries = new DeliveryRepo(db);
     this.queue = new QueueRepo(db, dialect);

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { applySignals, type AttemptSignal, type DisableReason, type EndpointHealthState, type HealthPolicy } from '../core/endpoint-health.js';
 import type { Attempt, DeliveryStatus } from '../core/model.js';
 import { setEndpointStatus } from './endpoints.js';
+import { inIds } from './id-list.js';
 import { MultiRowStatement } from './multi-row.js';
 import { scheduleNextOrdered } from './fifo.js';
 import { toHealth } from './rows.js';
@@ -215,7 +216,7 @@ export class QueueRepo {
     for (let i = 0; i < allOk.length; i += CHUNK) {
       const rows = await trx.updateTable('endpoints')
         .set({ consecutive_failures: 0, failing_since: null, breaker_state: 'closed', breaker_until: null })
-        .where('id', 'in', allOk.slice(i, i + CHUNK))
+        .where(inIds(this.dialect, 'id', allOk.slice(i, i + CHUNK)))
         .where((eb) => eb.or([eb('consecutive_failures', '>', 0), eb('breaker_state', '!=', 'closed'), eb('failing_since', 'is not', null)]))
         .returning(['id', 'consecutive_failures', 'failing_since', 'breaker_state', 'breaker_until', 'throttled_until'])
         .execute();
@@ -223,7 +224,7 @@ export class QueueRepo {
     }
     if (mixed.length === 0) return result;
     let q = trx.selectFrom('endpoints').select(['id', 'tenant_id', 'url', 'status', 'consecutive_failures', 'failing_since', 'breaker_state', 'breaker_until', 'throttled_until'])
-      .where('id', 'in', mixed);
+      .where(inIds(this.dialect, 'id', mixed));
     if (this.dialect === 'postgres') q = q.forUpdate();
     for (const row of await q.execute()) {
       const change = applySignals(toHealth(row), byEndpoint.get(row.id)!, hooks.policy, now);
@@ -246,7 +247,7 @@ export class QueueRepo {
   async renew(workerId: string, ids: readonly string[], leaseUntil: number): Promise<void> {
     for (let i = 0; i < ids.length; i += CHUNK) {
       await this.db.updateTable('deliveries').set({ next_attempt_at: leaseUntil })
-        .where('id', 'in', ids.slice(i, i + CHUNK)).where('lease_owner', '=', workerId).where('status', '=', 'delivering')
+        .where(inIds(this.dialect, 'id', ids.slice(i, i + CHUNK))).where('lease_owner', '=', workerId).where('status', '=', 'delivering')
         .execute();
     }
   }
@@ -314,7 +315,7 @@ export class QueueRepo {
           lease_owner: null,
           updated_at: now,
         }))
-        .where('id', 'in', ids.slice(i, i + CHUNK)).where('lease_owner', '=', workerId).where('status', '=', 'delivering')
+        .where(inIds(this.dialect, 'id', ids.slice(i, i + CHUNK))).where('lease_owner', '=', workerId).where('status', '=', 'delivering')
         .execute();
     }
   }
