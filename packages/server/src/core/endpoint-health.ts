@@ -93,6 +93,11 @@ export function applySignals(prev: EndpointHealthState, signals: readonly { at: 
   return { state: s, disable, breakerOpened };
 }
 
+/** A success would leave this state as it is: no failures counted and the breaker closed. */
+export function successChangesNothing(s: EndpointHealthState): boolean {
+  return s.consecutiveFailures === 0 && s.breakerState === 'closed';
+}
+
 /** Whether a delivery to this endpoint may be attempted now. */
 export type Gate =
   | { kind: 'go' }

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { newId } from '../core/ids.js';
-import { applySignals, DEFAULT_HEALTH_POLICY, gate, type EndpointHealthState, type HealthPolicy } from '../core/endpoint-health.js';
+import { applySignals, DEFAULT_HEALTH_POLICY, gate, successChangesNothing, type EndpointHealthState, type HealthPolicy } from '../core/endpoint-health.js';
 import { getProfile } from '../core/profiles/index.js';
 import { decideAfterAttempt, parseRetryAfter } from '../core/retry.js';
 import type { WebhookEvent } from '../core/model.js';
@@ -551,9 +551,8 @@ export class DeliveryWorker implements FreshDeliveries {
       // is written: the breaker opens after `breakerThreshold` failures, not after as many as the
       // endpoint's slots fit in before the batch commits (10 ms and a write later). The store's
       // answer then replaces this view.
-      const h = lane.health;
-      if (decision.signal.kind !== 'ok' || h.consecutiveFailures > 0 || h.breakerState !== 'closed') {
-        lane.health = applySignals(h, [{ at: startedAt, signal: decision.signal }], this.healthHooks.policy, finishedAt).state;
+      if (decision.signal.kind !== 'ok' || !successChangesNothing(lane.health)) {
+        lane.health = applySignals(lane.health, [{ at: startedAt, signal: decision.signal }], this.healthHooks.policy, finishedAt).state;
       }
       this.enqueueCompletion({
         deliveryId: delivery.id,
@@ -609,7 +608,7 @@ export class DeliveryWorker implements FreshDeliveries {
    * missing one only lets one more attempt through.
    */
   private withUnwritten(endpointId: string, health: EndpointHealthState): EndpointHealthState {
-    if (this.pendingTroubles === 0 && health.consecutiveFailures === 0 && health.breakerState === 'closed') return health;
+    if (this.pendingTroubles === 0 && successChangesNothing(health)) return health;
     const later = this.pending.filter((c) => c.attempt.endpointId === endpointId).map((c) => ({ at: c.attempt.startedAt, signal: c.signal }));
     return later.length === 0 ? health : applySignals(health, later, this.healthHooks.policy, this.opts.clock.now()).state;
   }

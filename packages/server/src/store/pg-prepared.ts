@@ -11,7 +11,8 @@ import type pg from 'pg';
  * multi-row inserts come in a few fixed sizes, so the hot ones are named long before the cap.
  */
 export class StatementNames {
-  private readonly seen = new Map<string, number>();
+  /** Texts seen once so far. */
+  private readonly seen = new Set<string>();
   private readonly names = new Map<string, string>();
   private next = 0;
 
@@ -23,7 +24,7 @@ export class StatementNames {
     if (name !== undefined || this.names.size >= this.max) return name;
     if (!this.seen.has(text)) {
       if (this.seen.size >= this.seenMax) this.seen.clear();
-      this.seen.set(text, 1);
+      this.seen.add(text);
       return undefined;
     }
     this.seen.delete(text);

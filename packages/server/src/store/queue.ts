@@ -76,8 +76,6 @@ export interface BusyEndpoint {
   perItemUs: number;
 }
 
-const CHUNK = 400;
-
 /**
  * The outbox as workers use it: claim due deliveries under a lease, write results back in
  * batches. `next_attempt_at` doubles as the lease expiry while a delivery is `delivering`, so
@@ -213,10 +211,10 @@ export class QueueRepo {
     const mixed: string[] = [];
     for (const [id, signals] of byEndpoint) (signals.every((s) => s.signal.kind === 'ok') ? allOk : mixed).push(id);
     const result: CompletionResult = { health: new Map(), disabled: [] };
-    for (let i = 0; i < allOk.length; i += CHUNK) {
+    if (allOk.length > 0) {
       const rows = await trx.updateTable('endpoints')
         .set({ consecutive_failures: 0, failing_since: null, breaker_state: 'closed', breaker_until: null })
-        .where(inIds(this.dialect, 'id', allOk.slice(i, i + CHUNK)))
+        .where(inIds(this.dialect, 'id', allOk))
         .where((eb) => eb.or([eb('consecutive_failures', '>', 0), eb('breaker_state', '!=', 'closed'), eb('failing_since', 'is not', null)]))
         .returning(['id', 'consecutive_failures', 'failing_since', 'breaker_state', 'breaker_until', 'throttled_until'])
         .execute();
@@ -245,11 +243,10 @@ export class QueueRepo {
 
   /** Extends this worker's leases on deliveries it still holds (attempts in flight, claims buffered). */
   async renew(workerId: string, ids: readonly string[], leaseUntil: number): Promise<void> {
-    for (let i = 0; i < ids.length; i += CHUNK) {
-      await this.db.updateTable('deliveries').set({ next_attempt_at: leaseUntil })
-        .where(inIds(this.dialect, 'id', ids.slice(i, i + CHUNK))).where('lease_owner', '=', workerId).where('status', '=', 'delivering')
-        .execute();
-    }
+    if (ids.length === 0) return;
+    await this.db.updateTable('deliveries').set({ next_attempt_at: leaseUntil })
+      .where(inIds(this.dialect, 'id', ids)).where('lease_owner', '=', workerId).where('status', '=', 'delivering')
+      .execute();
   }
 
   /** Hands claimed deliveries back unattempted, each due again at its own time (endpoint busy, throttled or breaker open). */
@@ -307,16 +304,15 @@ export class QueueRepo {
    * claimed: pending if it was never attempted, retrying otherwise.
    */
   private async handBack(workerId: string, ids: readonly string[], status: 'failed' | 'unclaimed', nextAttemptAt: number | null, now: number): Promise<void> {
-    for (let i = 0; i < ids.length; i += CHUNK) {
-      await this.db.updateTable('deliveries')
-        .set((eb) => ({
-          status: status === 'failed' ? 'failed' : eb.case().when('attempt_count', '=', 0).then('pending').else('retrying').end(),
-          next_attempt_at: nextAttemptAt,
-          lease_owner: null,
-          updated_at: now,
-        }))
-        .where(inIds(this.dialect, 'id', ids.slice(i, i + CHUNK))).where('lease_owner', '=', workerId).where('status', '=', 'delivering')
-        .execute();
-    }
+    if (ids.length === 0) return;
+    await this.db.updateTable('deliveries')
+      .set((eb) => ({
+        status: status === 'failed' ? 'failed' : eb.case().when('attempt_count', '=', 0).then('pending').else('retrying').end(),
+        next_attempt_at: nextAttemptAt,
+        lease_owner: null,
+        updated_at: now,
+      }))
+      .where(inIds(this.dialect, 'id', ids)).where('lease_owner', '=', workerId).where('status', '=', 'delivering')
+      .execute();
   }
 }
