@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { buildApp, type ApiMount } from './api/app.js';
 import { Authenticator } from './api/auth.js';
 import type { ApiContext } from './api/context.js';
-import type { Config } from './config.js';
+import type { Config } from './config/index.js';
 import { systemClock, type Clock } from './core/clock.js';
 import type { Resolver } from './delivery/resolver.js';
 import { ThreadedTransport } from './delivery/threaded-transport.js';
@@ -58,7 +58,7 @@ export class Herald {
     const { config } = opts;
     const clock = opts.clock ?? systemClock;
     const logger = opts.logger ?? createLogger(config.logLevel);
-    const store = await Store.open(config.databaseUrl, { secrets: SecretBox.fromKey(config.encryptionKey) });
+    const store = await Store.open(config.databaseUrl, { secrets: SecretBox.fromKey(config.encryptionKey), db: config });
     // With a key set, secrets written before it are sealed now (idempotent; any process may do it).
     const sealed = await store.endpoints.sealPlaintextSecrets();
     if (sealed > 0) logger.info({ sealed }, 'encrypted endpoint secrets stored in the clear');
@@ -78,7 +78,7 @@ export class Herald {
       concurrency: config.workerConcurrency, attemptTimeoutMs: config.attemptTimeoutMs, endpointMaxInFlight: config.endpointMaxInFlight,
       health: { breakerThreshold: config.breakerThreshold, breakerCooldownMs: config.breakerCooldownMs, autoDisableAfterMs: config.autoDisableAfterMs },
       onEndpointDisabled: operational.endpointsDisabled,
-      ...(config.leaseMs > 0 ? { leaseMs: config.leaseMs } : {}), ...opts.worker,
+      leaseMs: config.leaseMs, ...opts.worker,
     });
     const recoveries = new RecoveryRunner({ store, clock, logger: logger.child({ component: 'recoveries' }), owner: worker.id, onRequeued: () => worker.nudge() });
     const pruner = new RetentionPruner(store, clock, logger.child({ component: 'retention' }), config.retentionDays);

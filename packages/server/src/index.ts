@@ -5,7 +5,7 @@
  * await herald.listen();
  */
 export { Herald, type HeraldOptions } from './herald.js';
-export { loadConfig, type Config } from './config.js';
+export { loadConfig, type Config } from './config/index.js';
 export * from './core/index.js';
 export type { Resolver, ResolvedAddress } from './delivery/resolver.js';
 export { dnsNotFound } from './delivery/resolver.js';

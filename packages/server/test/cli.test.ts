@@ -83,6 +83,6 @@ describe('herald CLI, as a real process', () => {
   it('fails with a clear message on a bad DATABASE_URL', async () => {
     const res = await run(process.execPath, [BIN, 'migrate'], { env: { ...process.env, DATABASE_URL: 'mysql://x' } }).catch((e: { code: number; stderr: string }) => e);
     expect((res as { code: number }).code).toBe(1);
-    expect((res as { stderr: string }).stderr).toMatch(/DATABASE_URL must start with/);
+    expect((res as { stderr: string }).stderr).toMatch(/^herald: DATABASE_URL must be sqlite:PATH or postgres:\/\/.*\(got "mysql:\/\/x"\)\n$/);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { ManualClock } from '../src/core/clock.js';
-import { DEFAULT_HEALTH_POLICY } from '../src/core/endpoint-health.js';
+import { DEFAULTS } from '../src/config/index.js';
 import { dnsNotFound } from '../src/delivery/resolver.js';
 import { closedAfterEach, createEndpoint, createTenant, publish, startHerald, startReceiver, TEST_STORE, type Receiver, type TestHerald } from './helpers.js';
 
@@ -247,7 +247,7 @@ describe('delivery', () => {
     await t.herald.store.queue.complete('dead-worker', [{
       deliveryId: claimed[0]!.id, status: 'failed', attemptNumber: 1, nextAttemptAt: null, throttledCount: 0, signal: { kind: 'failure' },
       attempt: { id: 'atm_late', deliveryId: claimed[0]!.id, tenantId: 'acme', endpointId: claimed[0]!.endpointId, attemptNumber: 1, startedAt: clock.now(), durationMs: 1, url: r.url, requestHeaders: {}, responseStatus: 500, responseBody: null, errorKind: 'http', errorMessage: null },
-    }], { policy: DEFAULT_HEALTH_POLICY }, clock.now());
+    }], { policy: DEFAULTS }, clock.now());
     expect((await deliveriesOf(t))[0].status).toBe('delivered');
     // Nor does it count against the endpoint's health.
     expect((await t.call('GET', `/v1/tenants/acme/endpoints/${claimed[0]!.endpointId}`)).body.health.consecutive_failures).toBe(0);

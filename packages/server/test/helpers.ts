@@ -8,7 +8,7 @@ import { afterEach } from 'vitest';
 import { pino } from 'pino';
 import { PG_URL, TEST_SCHEMA_PREFIX } from './pg-setup.js';
 import { Herald, type HeraldOptions } from '../src/herald.js';
-import { loadConfig, type Config } from '../src/config.js';
+import { loadConfig, type Config } from '../src/config/index.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
 
@@ -126,7 +126,7 @@ export interface TestHerald {
 }
 
 export function testConfig(dbUrl: string, overrides: Partial<Config> = {}): Config {
-  return loadConfig({}, { databaseUrl: dbUrl, adminKey: ADMIN_KEY, allowPrivateNetworks: true, port: 0, logLevel: 'silent', ...overrides });
+  return loadConfig({ env: {}, overrides: { databaseUrl: dbUrl, adminKey: ADMIN_KEY, allowPrivateNetworks: true, port: 0, logLevel: 'silent', ...overrides } });
 }
 
 /**

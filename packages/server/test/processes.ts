@@ -49,8 +49,8 @@ export interface Served {
 }
 
 /** Starts `herald serve --role …`; resolves once it reports it is running (with its URL when it serves the API). */
-export function serve(role: 'all' | 'api' | 'worker', env: Record<string, string>): Promise<Served> {
-  const proc = spawn(process.execPath, [BIN, 'serve', '--role', role], {
+export function serve(role: 'all' | 'api' | 'worker', env: Record<string, string>, args: string[] = []): Promise<Served> {
+  const proc = spawn(process.execPath, [BIN, 'serve', '--role', role, ...args], {
     env: { ...process.env, PORT: '0', HERALD_ADMIN_KEY: ADMIN_KEY, HERALD_ALLOW_PRIVATE_NETWORKS: 'true', HERALD_LOG_LEVEL: 'info', HERALD_PG_POOL_SIZE: '4', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

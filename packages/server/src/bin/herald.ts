@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { loadConfig, type Config } from '../config.js';
+import { describeConfig, loadConfig, settingsTable, SETTINGS, unknownVariables, type Setting, type SettingKey } from '../config/index.js';
 import { Herald } from '../herald.js';
 import { Store } from '../store/index.js';
 import { migrateToLatest } from '../store/migrate.js';
@@ -10,35 +10,37 @@ import { systemClock } from '../core/clock.js';
 
 const program = new Command('herald').description('Herald: self-hostable webhook delivery').showHelpAfterError();
 
-const dbOption = () => new Option('--database-url <url>', 'sqlite:PATH (default ./data/herald.db) or postgres://…[?schema=name]').env('DATABASE_URL');
+/**
+ * A setting's flag as a commander option. Commander only collects raw text here (no `.env()`,
+ * no parsers): the config module reads flags and variables with the same rules.
+ */
+function optionFor(key: SettingKey): Option {
+  const s: Setting<unknown> = SETTINGS[key];
+  return new Option(s.flag!, `${s.doc} (env ${s.env})`);
+}
 
-program
-  .command('serve')
-  .description('run the API and the delivery worker')
-  .addOption(new Option('--port <port>', 'port to listen on').env('PORT').argParser(Number))
-  .addOption(new Option('--host <host>', 'interface to listen on').env('HOST'))
-  .addOption(dbOption())
-  .addOption(new Option('--admin-key <key>', 'accept this admin API key').env('HERALD_ADMIN_KEY'))
-  .addOption(new Option('--allow-private-networks', 'allow endpoint URLs on loopback/private networks (development only)').env('HERALD_ALLOW_PRIVATE_NETWORKS'))
-  .addOption(new Option('--concurrency <n>', 'attempts in flight per process').env('HERALD_WORKER_CONCURRENCY').argParser(Number))
-  .addOption(new Option('--role <role>', 'all: API and worker; api: API only; worker: delivery only (no HTTP)').choices(['all', 'api', 'worker']).env('HERALD_ROLE').default('all'))
-  .addOption(new Option('--no-worker', 'serve the API only (same as --role api)'))
-  .addOption(new Option('--log-level <level>', 'trace|debug|info|warn|error').env('HERALD_LOG_LEVEL'))
-  .action(async (o: Record<string, unknown>) => {
-    const overrides: Partial<Config> = {
-      port: o.port as number | undefined,
-      host: o.host as string | undefined,
-      databaseUrl: o.databaseUrl as string | undefined,
-      adminKey: o.adminKey as string | undefined,
-      allowPrivateNetworks: o.allowPrivateNetworks === undefined ? undefined : o.allowPrivateNetworks === true || String(o.allowPrivateNetworks) === 'true',
-      workerConcurrency: o.concurrency as number | undefined,
-      runWorker: o.worker === false || o.role === 'api' ? false : o.role === 'worker' ? true : undefined,
-      runApi: o.role !== 'worker',
-      logLevel: o.logLevel as string | undefined,
-    };
-    const config = loadConfig(process.env, overrides);
+/** The flags the user typed, as raw strings keyed by setting (defaults and implied values left to the config module). */
+function typedFlags(cmd: Command, keys: readonly SettingKey[]): Partial<Record<SettingKey, string>> {
+  const flags: Partial<Record<SettingKey, string>> = {};
+  for (const key of keys) {
+    const attr = optionFor(key).attributeName();
+    if (cmd.getOptionValueSource(attr) !== 'cli') continue;
+    const v: unknown = cmd.getOptionValue(attr);
+    flags[key] = v === true ? 'true' : v === false ? 'false' : String(v);
+  }
+  return flags;
+}
+
+const SERVE_FLAGS = (Object.keys(SETTINGS) as SettingKey[]).filter((k) => 'flag' in SETTINGS[k]);
+
+const serve = program.command('serve').description('run the API and the delivery worker');
+for (const key of SERVE_FLAGS) serve.addOption(optionFor(key));
+serve.action(async (_o: unknown, cmd: Command) => {
+    const config = loadConfig({ flags: typedFlags(cmd, SERVE_FLAGS) });
     const herald = await Herald.create({ config });
     const store = `${herald.store.dialect} ${herald.store.location}`;
+    const unknown = unknownVariables();
+    if (unknown.length) herald.logger.warn({ variables: unknown }, `unknown HERALD_ variables (typos?): ${unknown.join(', ')}; \`herald config\` lists the settings`);
     if (config.runApi) {
       const url = await herald.listen();
       herald.logger.info({ url, store, worker: config.runWorker, workerId: config.runWorker ? herald.worker.id : undefined }, `Herald listening on ${url} (docs: ${url}/docs)`);
@@ -63,9 +65,10 @@ program
 program
   .command('migrate')
   .description('apply database migrations (also done on start)')
-  .addOption(dbOption())
-  .action(async (o: { databaseUrl?: string }) => {
-    const { db, location, schema } = openDatabase(o.databaseUrl);
+  .addOption(optionFor('databaseUrl'))
+  .action(async (_o: unknown, cmd: Command) => {
+    const config = loadConfig({ flags: typedFlags(cmd, ['databaseUrl']) });
+    const { db, location, schema } = openDatabase(config.databaseUrl, config);
     const applied = await migrateToLatest(db, schema).finally(() => db.destroy());
     console.log(applied.length ? `applied ${applied.join(', ')} to ${location}` : `${location} is up to date`);
   });
@@ -76,11 +79,11 @@ keys
   .description('create an API key and print it (shown once; stored hashed)')
   .option('--tenant <id>', 'scope the key to one tenant (default: an admin key)')
   .option('--name <name>', 'a label for the key')
-  .addOption(dbOption())
-  .action(async (o: { tenant?: string; name?: string; databaseUrl?: string }) => {
-    const store = await Store.open(o.databaseUrl);
+  .addOption(optionFor('databaseUrl'))
+  .action(async (o: { tenant?: string; name?: string }, cmd: Command) => {
+    const config = loadConfig({ flags: typedFlags(cmd, ['databaseUrl']) });
+    const store = await Store.open(config.databaseUrl, { db: config });
     try {
-      const config = loadConfig(process.env, { databaseUrl: o.databaseUrl });
       const tenants = new TenantService({ store, clock: systemClock, config, nudge: () => {}, nudgeRecoveries: () => {} });
       const { key, secret } = await tenants.issueKey(o.tenant ?? null, { name: o.name ?? null });
       console.log(secret);
@@ -88,6 +91,22 @@ keys
     } finally {
       await store.close();
     }
+  });
+
+program
+  .command('config')
+  .description('print the settings this environment gives (secrets hidden), or the README table with --markdown')
+  .option('--markdown', 'print the configuration table of the README')
+  .action((o: { markdown?: boolean }) => {
+    if (o.markdown) {
+      console.log(settingsTable());
+      return;
+    }
+    const rows = describeConfig(loadConfig());
+    const width = Math.max(...rows.map((r) => r.setting.length));
+    for (const r of rows) console.log(`${r.setting.padEnd(width)}  ${r.value}`);
+    const unknown = unknownVariables();
+    if (unknown.length) console.error(`unknown HERALD_ variables (typos?): ${unknown.join(', ')}`);
   });
 
 program.parseAsync().catch((err: unknown) => {

@@ -31,12 +31,6 @@ export interface HealthPolicy {
   autoDisableAfterMs: number;
 }
 
-export const DEFAULT_HEALTH_POLICY: HealthPolicy = {
-  breakerThreshold: 10,
-  breakerCooldownMs: 60_000,
-  autoDisableAfterMs: 5 * 24 * 3600 * 1000,
-};
-
 /** What one attempt tells about its endpoint. */
 export type AttemptSignal =
   | { kind: 'ok' }

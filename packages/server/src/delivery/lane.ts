@@ -29,6 +29,8 @@ export class Lane {
   private tokens: number;
   private refilledAt: number;
   lastActive: number;
+  /** When a blocked target was last logged for this endpoint (once a minute is enough to explain it). */
+  blockedLoggedAt = -Infinity;
 
   constructor(public endpoint: DispatchEndpoint, private readonly defaultCap: number, now: number) {
     this.health = endpoint.health;

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { newId } from '../core/ids.js';
-import { applySignals, DEFAULT_HEALTH_POLICY, gate, successChangesNothing, type EndpointHealthState, type HealthPolicy } from '../core/endpoint-health.js';
+import { applySignals, gate, successChangesNothing, type EndpointHealthState, type HealthPolicy } from '../core/endpoint-health.js';
 import { getProfile } from '../core/profiles/index.js';
 import { decideAfterAttempt, parseRetryAfter } from '../core/retry.js';
 import type { WebhookEvent } from '../core/model.js';
@@ -19,20 +19,20 @@ export interface WorkerOptions {
   clock: Clock;
   logger: Logger;
   /** Attempts in flight at once in this process. */
-  concurrency?: number;
+  concurrency: number;
   /** Deliveries claimed per query, and completions written per transaction. */
   batchSize?: number;
   /** Longest a finished attempt's result waits to be written with others (default 10 ms). */
   completionDelayMs?: number;
   /** How long a claim stays ours unless renewed; renewed every third of it while we hold it. */
-  leaseMs?: number;
+  leaseMs: number;
   /** Longest sleep between queue checks when nothing nudges the worker (picks up scheduled retries). */
   pollIntervalMs?: number;
   /** Default attempt timeout; an endpoint may set a shorter one. */
-  attemptTimeoutMs?: number;
+  attemptTimeoutMs: number;
   /** Attempts in flight at once per endpoint, unless the endpoint sets its own. */
-  endpointMaxInFlight?: number;
-  health?: HealthPolicy;
+  endpointMaxInFlight: number;
+  health: HealthPolicy;
   /** Reports endpoints that outcomes disabled (410 Gone, failing too long), in the same transaction. */
   onEndpointDisabled?: HealthHooks['onDisabled'];
   random?: () => number;
@@ -90,14 +90,15 @@ export class DeliveryWorker implements FreshDeliveries {
 
   constructor(private readonly opts: WorkerOptions) {
     this.id = opts.workerId ?? `${hostname()}:${process.pid}:${newId('wrk').slice(-8)}`;
-    this.concurrency = opts.concurrency ?? 64;
+    // Settings without a default here: the config module states them once (DEFAULTS).
+    this.concurrency = opts.concurrency;
     this.batchSize = opts.batchSize ?? Math.max(100, this.concurrency);
     this.completionDelayMs = opts.completionDelayMs ?? 10;
-    this.attemptTimeoutMs = opts.attemptTimeoutMs ?? 30_000;
-    this.leaseMs = opts.leaseMs ?? 30_000;
+    this.attemptTimeoutMs = opts.attemptTimeoutMs;
+    this.leaseMs = opts.leaseMs;
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
-    this.endpointMaxInFlight = opts.endpointMaxInFlight ?? 10;
-    this.healthHooks = { policy: opts.health ?? DEFAULT_HEALTH_POLICY, onDisabled: opts.onEndpointDisabled };
+    this.endpointMaxInFlight = opts.endpointMaxInFlight;
+    this.healthHooks = { policy: opts.health, onDisabled: opts.onEndpointDisabled };
     this.random = opts.random ?? Math.random;
   }
 
@@ -540,6 +541,7 @@ export class DeliveryWorker implements FreshDeliveries {
       const finishedAt = clock.now();
       lane.finished(delivery.id, res.durationMs, finishedAt);
       const ok = res.errorKind === null;
+      if (res.errorKind === 'blocked') this.explainBlocked(lane, delivery, res.errorMessage, finishedAt);
       const decision = decideAfterAttempt(
         profile.retryPolicy,
         { attemptNumber, throttledCount: delivery.throttledCount, attemptLimit: delivery.attemptLimit },
@@ -583,6 +585,20 @@ export class DeliveryWorker implements FreshDeliveries {
       // A bug, not a receiver failure: leave the lease to expire so the delivery is retried.
       this.opts.logger.error({ err, deliveryId: delivery.id }, 'attempt failed unexpectedly');
     }
+  }
+
+  /**
+   * The API vets a URL when it is saved, the worker again at every connect, each under its own
+   * process's settings: a worker stricter than the API (or a name that now resolves privately)
+   * blocks deliveries the API accepted. Say why, at most once a minute per endpoint.
+   */
+  private explainBlocked(lane: Lane, delivery: ClaimedDelivery, reason: string | null, now: number): void {
+    if (now - lane.blockedLoggedAt < 60_000) return;
+    lane.blockedLoggedAt = now;
+    this.opts.logger.warn(
+      { tenantId: delivery.tenantId, endpointId: delivery.endpointId, deliveryId: delivery.id, reason },
+      'delivery blocked: the target is a private or special address, refused by this worker (HERALD_ALLOW_PRIVATE_NETWORKS, HERALD_ALLOW_CIDRS); not retried',
+    );
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import type { WebhookEvent } from '../core/model.js';
 import type { DispatchEndpoint, PlannedDelivery, Store } from '../store/index.js';
 

@@ -3,7 +3,7 @@ import { toIso } from '../core/clock.js';
 import { HEALTHY } from '../core/endpoint-health.js';
 import { newId } from '../core/ids.js';
 import { standardProfile } from '../core/profiles/standard.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 import type { Store } from '../store/index.js';
 import type { DisabledEndpoint } from '../store/queue.js';
 import type { Database } from '../store/schema.js';

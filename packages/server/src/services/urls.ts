@@ -1,6 +1,6 @@
 import { HeraldError } from '../core/errors.js';
 import { isAddressAllowed, isIpLiteral, isLocalName } from '../core/network.js';
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
 
 export const MAX_URL_LENGTH = 2048;
 

@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
+import { DEFAULTS, type Settings } from '../config/index.js';
 import { threadEntry } from '../thread-entry.js';
 import { prepareRepeatedStatements } from './pg-prepared.js';
 import type { Database } from './schema.js';
@@ -23,11 +24,14 @@ export interface DatabaseHandle {
 
 export const DEFAULT_SQLITE_PATH = './data/herald.db';
 
+/** How to open the database: the store's settings, from the config module. */
+export type DatabaseOptions = Pick<Settings, 'pgPoolSize' | 'pgPreparedStatements' | 'sqliteSynchronous'>;
+
 /** `DATABASE_URL` → connection. Unset = the embedded SQLite file `./data/herald.db`. */
-export function openDatabase(url: string | undefined): DatabaseHandle {
+export function openDatabase(url: string | undefined, opts: DatabaseOptions = DEFAULTS): DatabaseHandle {
   const value = url?.trim() || `sqlite:${DEFAULT_SQLITE_PATH}`;
-  if (value.startsWith('sqlite:')) return openSqlite(value.replace(/^sqlite:(\/\/)?/, ''));
-  if (/^postgres(ql)?:\/\//.test(value)) return openPostgres(value);
+  if (value.startsWith('sqlite:')) return openSqlite(value.replace(/^sqlite:(\/\/)?/, ''), opts);
+  if (/^postgres(ql)?:\/\//.test(value)) return openPostgres(value, opts);
   throw new Error(`DATABASE_URL must start with "sqlite:" or "postgres://" (got "${value.split(':')[0]}:…")`);
 }
 
@@ -37,7 +41,7 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
  * `postgres://user@host:5432/db?schema=name`. The schema (default `public`) is set as the search
  * path of every connection, so one database can hold several Herald installations (and tests).
  */
-function openPostgres(value: string): DatabaseHandle {
+function openPostgres(value: string, opts: DatabaseOptions): DatabaseHandle {
   const url = new URL(value);
   const schema = url.searchParams.get('schema') ?? 'public';
   url.searchParams.delete('schema');
@@ -45,9 +49,9 @@ function openPostgres(value: string): DatabaseHandle {
   // int8 → number: Herald's bigints are epoch milliseconds and counts, well inside 2^53.
   pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
   const connection = { connectionString: url.toString(), options: `-c search_path=${schema}` };
-  const pool = new pg.Pool({ ...connection, max: Number(process.env.HERALD_PG_POOL_SIZE ?? 10) });
+  const pool = new pg.Pool({ ...connection, max: opts.pgPoolSize });
   // Off for poolers that cannot carry prepared statements (PgBouncer in transaction mode before 1.21).
-  if (process.env.HERALD_PG_PREPARED_STATEMENTS !== 'false') prepareRepeatedStatements(pool);
+  if (opts.pgPreparedStatements) prepareRepeatedStatements(pool);
   return {
     db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
     dialect: 'postgres',
@@ -57,7 +61,7 @@ function openPostgres(value: string): DatabaseHandle {
   };
 }
 
-function openSqlite(path: string): DatabaseHandle {
+function openSqlite(path: string, opts: DatabaseOptions): DatabaseHandle {
   const inMemory = path === ':memory:';
   const file = inMemory ? path : resolve(path);
   if (!inMemory) mkdirSync(dirname(file), { recursive: true });
@@ -65,7 +69,7 @@ function openSqlite(path: string): DatabaseHandle {
   // WAL lets API reads run beside the writer; synchronous=NORMAL is durable against process
   // crashes (kill -9), which is the failure Herald promises to survive (see docs).
   sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma(`synchronous = ${process.env.HERALD_SQLITE_SYNCHRONOUS === 'FULL' ? 'FULL' : 'NORMAL'}`);
+  sqlite.pragma(`synchronous = ${opts.sqliteSynchronous}`);
   sqlite.pragma('busy_timeout = 5000');
   const checkpointer = inMemory ? null : startCheckpointer(sqlite, file);
   const database = withStatementCache(sqlite, () => checkpointer?.postMessage('close'));

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import { ApiKeyRepo } from './api-keys.js';
-import { openDatabase, type DialectName } from './connect.js';
+import { openDatabase, type DatabaseOptions, type DialectName } from './connect.js';
 import { DeliveryRepo } from './deliveries.js';
 import { EndpointRepo } from './endpoints.js';
 import { EventTypeRepo } from './event-types.js';
@@ -51,8 +51,8 @@ export class Store {
   }
 
   /** Opens `DATABASE_URL` and brings its schema up to date. */
-  static async open(url: string | undefined, opts: { migrate?: boolean; secrets?: SecretBox } = {}): Promise<Store> {
-    const handle = openDatabase(url);
+  static async open(url: string | undefined, opts: { migrate?: boolean; secrets?: SecretBox; db?: DatabaseOptions } = {}): Promise<Store> {
+    const handle = openDatabase(url, opts.db);
     try {
       if (opts.migrate !== false) await migrateToLatest(handle.db, handle.schema);
     } catch (err) {

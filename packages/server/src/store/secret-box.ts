@@ -3,6 +3,15 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 /** What every sealed value starts with. */
 export const SEALED_PREFIX = 'enc:v1:';
 
+/** HERALD_ENCRYPTION_KEY's bytes: 64 hex characters or base64 of exactly 32 bytes; null otherwise. */
+export function decodeEncryptionKey(encoded: string): Buffer | null {
+  const v = encoded.trim();
+  if (/^[0-9a-f]{64}$/i.test(v)) return Buffer.from(v, 'hex');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(v)) return null;
+  const key = Buffer.from(v, 'base64');
+  return key.length === 32 ? key : null;
+}
+
 /**
  * Endpoint signing secrets at rest. With a key (HERALD_ENCRYPTION_KEY: 32 bytes, base64 or hex)
  * every secret written is sealed with AES-256-GCM (random 96-bit IV, 128-bit tag), stored as
@@ -20,9 +29,8 @@ export class SecretBox {
   /** Parses HERALD_ENCRYPTION_KEY; throws a clear error for anything but 32 bytes. */
   static fromKey(encoded: string | undefined): SecretBox {
     if (!encoded) return SecretBox.plaintext();
-    const trimmed = encoded.trim();
-    const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
-    if (key.length !== 32) throw new Error('HERALD_ENCRYPTION_KEY must be 32 bytes, as 64 hex characters or base64 (e.g. `openssl rand -base64 32`)');
+    const key = decodeEncryptionKey(encoded);
+    if (!key) throw new Error('HERALD_ENCRYPTION_KEY must be 32 bytes, as 64 hex characters or base64 (e.g. `openssl rand -base64 32`)');
     return new SecretBox(key);
   }
 
