@@ -80,7 +80,7 @@ describe('HERALD_ALLOW_PRIVATE_NETWORKS written as false, in every spelling', ()
     expect((await adminCall(url!, 'POST', '/v1/tenants/acme/endpoints', { url: `${listener.url}/hook` })).id).toMatch(/^ep_/);
     expect(listener.requests).toHaveLength(0);
     await listener.close();
-  }, 60_000);
+  }, 120_000);
 
   it('a worker that reads it as false blocks a delivery its API accepted, logs why, and sends nothing', async () => {
     const listener = await startReceiver(200);
@@ -157,7 +157,7 @@ describe('settings are parsed once, by one set of rules', () => {
       expect(r.stderr.trimEnd(), what).toMatch(cases[i]![2]);
     }
     expect(results[13]!.stderr).not.toContain('c2hvcnQta2V5'); // a secret's value is never echoed
-  }, 60_000);
+  }, 120_000);
 
   it('warns about HERALD_ variables that name no setting (typos)', async () => {
     const r = await herald(['config'], { HERALD_ALLOW_PRIVATE_NETWORK: 'true' });
