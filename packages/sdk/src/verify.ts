@@ -53,8 +53,10 @@ async function check(body: Uint8Array, headers: HeadersLike, options: VerifyOpti
   if (!(tolerance >= 0)) throw new TypeError(`toleranceSeconds must be a number of seconds >= 0, got ${String(tolerance)}`);
 
   // A bad secret is a configuration error whatever the request, so it is reported first.
-  const secrets = typeof options.secret === 'string' ? [options.secret] : options.secret;
-  if (secrets.length === 0) throw new WebhookVerificationError('bad_secret', 'no secret given: pass the endpoint\'s signing secret');
+  // `secret: process.env.X` with X unset is the classic slip, so a missing secret is a bad one too.
+  const given: unknown = options.secret;
+  const secrets: readonly unknown[] = Array.isArray(given) ? given : given === undefined || given === null ? [] : [given];
+  if (secrets.length === 0) throw new WebhookVerificationError('bad_secret', 'no secret given: pass the endpoint\'s signing secret (is its environment variable set?)');
   const keys = secrets.map((secret, i) => {
     const key = typeof secret === 'string' ? rules.key(secret) : null;
     if (!key) {

@@ -98,6 +98,10 @@ describe('receiver helpers', () => {
       expect(err.message.length, v.name).toBeGreaterThan(20);
       for (const s of v.secrets.filter((x) => x.length > 6)) expect(err.message, v.name).not.toContain(s);
     }
+    const unset = (await verifyRequest(new Request('http://127.0.0.1/', { method: 'POST', headers: good.headers, body: good.body }), {
+      secret: process.env.HERALD_SURELY_UNSET_VARIABLE!,
+    }).catch((e: unknown) => e)) as WebhookVerificationError;
+    expect(unset).toMatchObject({ reason: 'bad_secret', message: expect.stringContaining('no secret given') });
     const missing = vector('standard: missing webhook-signature');
     await expect(verifyRequest(new Request('http://127.0.0.1/', { method: 'POST', headers: missing.headers, body: missing.body }), options))
       .rejects.toMatchObject({ reason: 'missing_header', header: 'webhook-signature', message: expect.stringContaining('missing webhook-signature header') });
