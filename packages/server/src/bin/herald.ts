@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { describeConfig, loadConfig, settingsTable, SETTINGS, unknownVariables, type Setting, type SettingKey } from '../config/index.js';
 import { Herald } from '../herald.js';
@@ -8,7 +9,8 @@ import { openDatabase } from '../store/connect.js';
 import { TenantService } from '../services/tenants.js';
 import { systemClock } from '../core/clock.js';
 
-const program = new Command('herald').description('Herald: self-hostable webhook delivery').showHelpAfterError();
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const program = new Command('herald').description('Herald: self-hostable webhook delivery').version(version).showHelpAfterError();
 
 /**
  * A setting's flag as a commander option. Commander only collects raw text here (no `.env()`,
