@@ -132,6 +132,17 @@ describe('address policy', () => {
     expect(isAddressAllowed('93.184.216.34', strict)).toBe(true);
     expect(isAddressAllowed('2606:2800:220:1::1', strict)).toBe(true);
   });
+  it('refuses IPv6 forms that carry an IPv4 address or lie outside global unicast (2000::/3)', () => {
+    for (const a of [
+      '::7f00:1', '::127.0.0.1', '::a00:1', '::a9fe:a9fe', '::5db8:d822', // IPv4-compatible ::/96, even of a public IPv4
+      '::ffff:0:a00:1', '64:ff9b::a00:1', '64:ff9b:1::a00:1', '2002:a00:1::1', '2001:0:a00:1::1', // SIIT, NAT64 (both), 6to4, Teredo
+      '100::1', '::2', '4000::1', 'e000::1',
+    ]) {
+      expect(isAddressAllowed(a, strict), a).toBe(false);
+      expect(isAddressAllowed(a, { allowPrivateNetworks: false, allowCidrs: ['127.0.0.0/8', '10.0.0.0/8'] }), `${a} with IPv4 CIDRs allowed`).toBe(false);
+    }
+    expect(isAddressAllowed('2a00:1450:4001:80b::200e', strict)).toBe(true);
+  });
   it('honours the allow-list and the development switch', () => {
     expect(isAddressAllowed('10.1.2.3', { allowPrivateNetworks: false, allowCidrs: ['10.1.2.0/24'] })).toBe(true);
     expect(isAddressAllowed('10.1.3.3', { allowPrivateNetworks: false, allowCidrs: ['10.1.2.0/24'] })).toBe(false);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/core/clock.js';
 import { SecretBox } from '../src/store/secret-box.js';
 import type { ResolvedAddress } from '../src/delivery/resolver.js';
+import { HttpTransport } from '../src/delivery/transport.js';
 import { closedAfterEach, createEndpoint, createTenant, publish, startReceiver, type Receiver, type TestHerald } from './helpers.js';
 
 // The attack matrix: SSRF (never a packet off this machine: every listener is on 127.0.0.1 and
@@ -11,6 +12,33 @@ import { closedAfterEach, createEndpoint, createTenant, publish, startReceiver, 
 
 const { open, herald, receiver } = closedAfterEach();
 const deliveriesOf = async (t: TestHerald, tenant = 'acme') => (await t.call('GET', `/v1/tenants/${tenant}/deliveries`)).body.data as any[];
+
+/** A CONNECT proxy on 127.0.0.1 that tunnels to 127.0.0.1 only (never anywhere else) and records each target. */
+async function connectProxy() {
+  const net = await import('node:net');
+  const http = await import('node:http');
+  const targets: string[] = [];
+  const server = http.createServer((_req, res) => res.writeHead(405).end());
+  server.on('connect', (req, client: import('node:net').Socket, head: Buffer) => {
+    targets.push(req.url!);
+    const [host, port] = req.url!.split(':');
+    if (host !== '127.0.0.1') {
+      client.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+      return;
+    }
+    const upstream = net.connect(Number(port), '127.0.0.1', () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  open.push({ close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) });
+  return { url: `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`, targets };
+}
 
 describe('SSRF guard', () => {
   it('refuses loopback targets in every spelling at creation, on every surface, and the listener sees nothing', async () => {
@@ -23,7 +51,7 @@ describe('SSRF guard', () => {
       `http://127.0.0.1:${p}/`, `http://[::1]:${p}/`, `http://localhost:${p}/`, `http://LOCALHOST.:${p}/`, `http://api.localhost:${p}/`,
       `http://[::ffff:127.0.0.1]:${p}/`, `http://[::ffff:7f00:1]:${p}/`, `http://0.0.0.0:${p}/`, `http://0:${p}/`,
       `http://2130706433:${p}/`, `http://0177.0.0.1:${p}/`, `http://0x7f000001:${p}/`, `http://0x7f.0.0.1:${p}/`, `http://127.1:${p}/`, `http://127.0.0.1.:${p}/`,
-      `https://127.0.0.1:${p}/`, `http://[0:0:0:0:0:0:0:1]:${p}/`,
+      `https://127.0.0.1:${p}/`, `http://[0:0:0:0:0:0:0:1]:${p}/`, `http://[::7f00:1]:${p}/`, `http://[::127.0.0.1]:${p}/`, `http://[0::7f00:0001]:${p}/`,
     ];
     for (const url of spellings) {
       const native = await t.call('POST', '/v1/tenants/acme/endpoints', { url });
@@ -42,7 +70,8 @@ describe('SSRF guard', () => {
     const t = await herald({ config: { allowPrivateNetworks: false } });
     await createTenant(t);
     for (const host of ['10.0.0.1', '10.255.255.254', '172.16.0.1', '172.31.255.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '100.127.255.1',
-      '[fc00::1]', '[fd12:3456::1]', '[fe80::1]', '224.0.0.1', '255.255.255.255', '198.18.0.1', '[::]', '[::ffff:10.0.0.1]', '[64:ff9b::a00:1]']) {
+      '[fc00::1]', '[fd12:3456::1]', '[fe80::1]', '224.0.0.1', '255.255.255.255', '198.18.0.1', '[::]', '[::ffff:10.0.0.1]', '[64:ff9b::a00:1]',
+      '[::a00:1]', '[::a9fe:a9fe]', '[::169.254.169.254]', '[::ffff:0:a00:1]', '[64:ff9b:1::a00:1]', '[2002:a00:1::1]', '[2001:0:a00:1::1]', '[100::1]']) {
       const res = await t.call('POST', '/v1/tenants/acme/endpoints', { url: `http://${host}/hook` });
       expect(res.status, host).toBe(400);
     }
@@ -85,6 +114,44 @@ describe('SSRF guard', () => {
     const deliveries = await deliveriesOf(t);
     expect(deliveries).toHaveLength(6);
     for (const d of deliveries) expect(d).toMatchObject({ status: 'failed', attempt_count: 1, last_error_kind: 'blocked' });
+  });
+
+  it('refuses IPv4-compatible (::/96) and other IPv4-embedding IPv6 answers at connect time, before dialing', async () => {
+    const answers: Record<string, ResolvedAddress[]> = {
+      'compat.attacker.test': [{ address: '::7f00:1', family: 6 }],
+      'compat-meta.attacker.test': [{ address: '::a9fe:a9fe', family: 6 }],
+      'nat64.attacker.test': [{ address: '64:ff9b::a00:5', family: 6 }],
+      'sixtofour.attacker.test': [{ address: '2002:a00:5::1', family: 6 }],
+    };
+    const dials: string[] = [];
+    const t = await herald({
+      config: { allowPrivateNetworks: false },
+      resolver: async (host) => answers[host] ?? [],
+      onDial: (_h, address) => {
+        dials.push(address);
+        // Last guard, should the check under test be broken: never open a socket off this machine.
+        if (address !== '127.0.0.1' && address !== '::1') throw new Error(`test refuses to dial ${address}`);
+      },
+    });
+    await createTenant(t);
+    for (const host of Object.keys(answers)) await createEndpoint(t, 'acme', { url: `http://${host}/hook` });
+    await publish(t, 'acme', { type: 'probe', data: {} });
+    await t.herald.worker.runOnce();
+    expect(dials).toEqual([]);
+    const deliveries = await deliveriesOf(t);
+    expect(deliveries).toHaveLength(4);
+    for (const d of deliveries) expect(d).toMatchObject({ status: 'failed', last_error_kind: 'blocked' });
+  });
+
+  it('refuses an IPv4-compatible literal at connect time too (through a loopback proxy that would record it)', async () => {
+    const proxy = await connectProxy();
+    const transport = new HttpTransport({ addressPolicy: { allowPrivateNetworks: false, allowCidrs: [] }, proxyUrl: proxy.url });
+    open.push(transport);
+    for (const url of ['http://[::7f00:1]:8080/hook', 'http://[::a9fe:a9fe]/latest/meta-data/', 'http://[::ffff:0:a00:1]/']) {
+      const res = await transport.send({ url, headers: {}, body: '{}', timeoutMs: 2000 });
+      expect(res.errorKind, url).toBe('blocked');
+    }
+    expect(proxy.targets).toEqual([]);
   });
 
   it('vets every new connection: a name that rebinds to a private address after a first, allowed answer is blocked', async () => {
@@ -322,33 +389,6 @@ describe('fuzzed input', () => {
 });
 
 describe('outbound proxy', () => {
-  /** A CONNECT proxy on 127.0.0.1 that tunnels to 127.0.0.1 only (never anywhere else) and records each target. */
-  async function connectProxy() {
-    const net = await import('node:net');
-    const http = await import('node:http');
-    const targets: string[] = [];
-    const server = http.createServer((_req, res) => res.writeHead(405).end());
-    server.on('connect', (req, client: import('node:net').Socket, head: Buffer) => {
-      targets.push(req.url!);
-      const [host, port] = req.url!.split(':');
-      if (host !== '127.0.0.1') {
-        client.end('HTTP/1.1 403 Forbidden\r\n\r\n');
-        return;
-      }
-      const upstream = net.connect(Number(port), '127.0.0.1', () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        upstream.write(head);
-        upstream.pipe(client);
-        client.pipe(upstream);
-      });
-      upstream.on('error', () => client.destroy());
-      client.on('error', () => upstream.destroy());
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    open.push({ close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) });
-    return { url: `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`, targets };
-  }
-
   it('sends webhooks through HERALD_OUTBOUND_PROXY, still refusing private targets before asking it', async () => {
     const proxy = await connectProxy();
     const r = await receiver(200);
