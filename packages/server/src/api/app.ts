@@ -2,11 +2,12 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { HeraldError } from '../core/errors.js';
 import type { ApiContext } from './context.js';
 import { nativeErrorHandler } from './errors.js';
+import { useBoundedJson } from './json-body.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { endpointRoutes } from './routes/endpoints.js';
 import { eventRoutes } from './routes/events.js';
@@ -18,22 +19,35 @@ import { validatorCompiler } from './validation.js';
 
 export const API_VERSION = '0.1.0';
 
-/** Routers mounted beside the native API (compatibility profiles), each in its own encapsulated context. */
-export type ApiMount = (app: FastifyInstance, api: ApiContext) => Promise<void>;
+export type SurfaceErrorHandler = (err: unknown, req: FastifyRequest, reply: FastifyReply) => void;
+
+/** A router mounted beside the native API (a compatibility profile), in its own encapsulated context. */
+export interface ApiMount {
+  register: (app: FastifyInstance, api: ApiContext) => Promise<void>;
+  /**
+   * The surface's own error shape for errors fastify raises before any route is found (a path
+   * that is not valid percent-encoded UTF-8, an overlong path segment), for URLs under `prefix`.
+   */
+  errors?: { prefix: string; handler: SurfaceErrorHandler };
+}
 
 /**
  * Builds the HTTP app without listening, so tests can use `inject()` and the server can decide
  * where to listen.
  */
 export async function buildApp(api: ApiContext, logger: Logger, mounts: ApiMount[] = []): Promise<FastifyInstance> {
+  const errorHandlerFor = (url: string): SurfaceErrorHandler => mounts.find((m) => m.errors && url.startsWith(m.errors.prefix))?.errors?.handler ?? nativeErrorHandler;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
+    // Errors raised before routing go through the error handler of the surface the URL is under.
+    frameworkErrors: (err, req, reply) => errorHandlerFor(req.url)(err, req, reply),
     bodyLimit: api.config.maxPayloadBytes + 64 * 1024,
     // Per-request log lines cost more than the request at webhook volumes; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
+  useBoundedJson(app);
   app.decorateRequest('principal', null);
   // A POST without a body means "no options" (e.g. `curl -X POST …/test`): validate it as `{}`.
   app.addHook('preValidation', async (req) => {
@@ -74,9 +88,7 @@ export async function buildApp(api: ApiContext, logger: Logger, mounts: ApiMount
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.setErrorHandler(nativeErrorHandler);
-  app.setNotFoundHandler((req, reply) => {
-    void reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
-  });
+  app.setNotFoundHandler((req, reply) => errorHandlerFor(req.url)(new HeraldError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`), req, reply));
 
   await app.register(healthRoutes(api));
   await app.register(async (v1) => {
@@ -87,6 +99,6 @@ export async function buildApp(api: ApiContext, logger: Logger, mounts: ApiMount
     await v1.register(eventRoutes(api));
     await v1.register(deliveryRoutes(api));
   });
-  for (const mount of mounts) await app.register(async (scope) => mount(scope, api));
+  for (const mount of mounts) await app.register(async (scope) => mount.register(scope, api));
   return app;
 }

@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   not_found: { status: 404, message: 'Not found.' },
   conflict: { status: 409, message: 'The resource already exists.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
+  uri_too_long: { status: 414, message: 'A path segment of the URL is too long.' },
   unprocessable: { status: 422, message: 'The request is well-formed but its content is not acceptable.' },
   rate_limited: { status: 429, message: 'Too many requests; retry later.' },
   internal: { status: 500, message: 'Internal error.' },
