@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { MAX_JSON_DEPTH } from '../src/core/input.js';
@@ -219,7 +220,37 @@ describe('endpoint URLs and headers', () => {
   });
 });
 
-describe('unexpected errors', () => {
+describe('slow clients and unexpected errors', () => {
+  it('answers 408 to a client trickling its body, within the request timeout, and writes nothing', async () => {
+    const t = await herald({ requestTimeoutMs: 1_000 });
+    await createTenant(t);
+    const base = new URL(await t.herald.app.listen({ port: 0, host: '127.0.0.1' }));
+    const before = await rowCounts(t);
+    const socket = net.connect(Number(base.port), '127.0.0.1');
+    socket.on('error', () => undefined);
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    const started = Date.now();
+    socket.write(`POST /v1/tenants/acme/events HTTP/1.1\r\nHost: herald\r\nAuthorization: Bearer ${ADMIN_KEY}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"type":"probe","data":"`);
+    const trickle = setInterval(() => socket.write('a'), 100); // a byte every 100 ms: 1,000 bytes would take 100 s
+    const giveUp = setTimeout(() => socket.destroy(), 6_000);
+    await closed;
+    clearInterval(trickle);
+    clearTimeout(giveUp);
+    const elapsed = Date.now() - started;
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'request_timeout', message: expect.any(String) } });
+    expect(elapsed).toBeGreaterThanOrEqual(950);
+    expect(elapsed).toBeLessThan(4_000); // the timeout, plus at most a 1 s check interval, plus a busy machine
+    expect(await rowCounts(t)).toBe(before);
+    // A client that sends promptly is unaffected.
+    const res = await fetch(`${base.origin}/v1/tenants/acme/events`, {
+      method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ type: 'probe', data: {} }),
+    });
+    expect(res.status).toBe(202);
+  });
+
   it('answers an unexpected failure with a generic 500 in the surface’s shape, without internals', async () => {
     const { t, send } = await setUp();
     // A real store failure: the table is gone.

@@ -1,10 +1,12 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { HeraldError } from '../core/errors.js';
+import { ERROR_CODES, HeraldError } from '../core/errors.js';
 import type { ApiContext } from './context.js';
 import { nativeErrorHandler } from './errors.js';
 import { useBoundedJson } from './json-body.js';
@@ -32,13 +34,48 @@ export interface ApiMount {
 }
 
 /**
+ * Time a client has to send a whole request, headers and body, from its first byte: a client
+ * trickling a body is answered 408 and disconnected instead of holding a connection and its
+ * buffers forever. 60 s is 16 MiB (the batch limit) at about 2 Mbit/s.
+ */
+export const REQUEST_TIMEOUT_MS = 60_000;
+/** How often Node looks for requests past the timeout: the cut-off comes at most this much late. */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+
+export interface AppOptions {
+  /** See REQUEST_TIMEOUT_MS. */
+  requestTimeoutMs?: number;
+}
+
+/**
+ * Errors Node raises before a request reaches a route (a request past its timeout, oversized or
+ * malformed headers): answered with the native error body, then the connection is closed.
+ */
+function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    ? [408, 'request_timeout', ERROR_CODES.request_timeout.message]
+    : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'validation_error', 'The request headers are too large.'] : [400, 'validation_error', 'The request is not valid HTTP.'];
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
+}
+
+/**
  * Builds the HTTP app without listening, so tests can use `inject()` and the server can decide
  * where to listen.
  */
-export async function buildApp(api: ApiContext, logger: Logger, mounts: ApiMount[] = []): Promise<FastifyInstance> {
+export async function buildApp(api: ApiContext, logger: Logger, mounts: ApiMount[] = [], opts: AppOptions = {}): Promise<FastifyInstance> {
+  const requestTimeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const errorHandlerFor = (url: string): SurfaceErrorHandler => mounts.find((m) => m.errors && url.startsWith(m.errors.prefix))?.errors?.handler ?? nativeErrorHandler;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
+    // Both: Node 20 only watches for late requests when the server is created with a timeout.
+    requestTimeout,
+    http: { requestTimeout, connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, requestTimeout) },
+    clientErrorHandler,
     // Errors raised before routing go through the error handler of the surface the URL is under.
     frameworkErrors: (err, req, reply) => errorHandlerFor(req.url)(err, req, reply),
     bodyLimit: api.config.maxPayloadBytes + 64 * 1024,

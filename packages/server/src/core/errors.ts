@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   forbidden: { status: 403, message: 'This key is not allowed to do that.' },
   not_found: { status: 404, message: 'Not found.' },
   conflict: { status: 409, message: 'The resource already exists.' },
+  request_timeout: { status: 408, message: 'The request was not received in time; send it again.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   uri_too_long: { status: 414, message: 'A path segment of the URL is too long.' },
   unprocessable: { status: 422, message: 'The request is well-formed but its content is not acceptable.' },
