@@ -37,6 +37,8 @@ export interface HeraldOptions {
   mounts?: ApiMount[];
   /** Observe every address a delivery connects to. */
   onDial?: (host: string, address: string) => void;
+  /** Time a client has to send a whole request (default REQUEST_TIMEOUT_MS, 60 s); past it, 408. */
+  requestTimeoutMs?: number;
 }
 
 /** One Herald process: store, API and (unless disabled) the delivery worker. */
@@ -96,7 +98,7 @@ export class Herald {
       deliveries: new DeliveryService(services),
       ready: async () => ({ store: await store.ping(), worker: runWorker ? worker.isRunning : null }),
     };
-    const app = await buildApp(api, logger, opts.mounts ?? allMounts);
+    const app = await buildApp(api, logger, opts.mounts ?? allMounts, { requestTimeoutMs: opts.requestTimeoutMs });
     await app.ready();
     let listener: DueListener | null = null;
     if (runWorker) {

@@ -4,6 +4,7 @@ import { decideAfterAttempt, isRetryable, MAX_FREE_THROTTLES, NATIVE_RETRY_POLIC
 import { signHexSha256, signStandard, safeEqual } from '../src/core/signing.js';
 import { standardProfile } from '../src/core/profiles/standard.js';
 import { isAddressAllowed, isIpLiteral, isLocalName } from '../src/core/network.js';
+import { jsonNestsDeeper, parseInstant } from '../src/core/input.js';
 
 const fail = (statusCode: number | null, errorKind: AttemptResult['errorKind'] = statusCode === null ? 'connection' : 'http', retryAfterMs: number | null = null): AttemptResult =>
   ({ ok: false, statusCode, errorKind, retryAfterMs });
@@ -132,6 +133,17 @@ describe('address policy', () => {
     expect(isAddressAllowed('93.184.216.34', strict)).toBe(true);
     expect(isAddressAllowed('2606:2800:220:1::1', strict)).toBe(true);
   });
+  it('refuses IPv6 forms that carry an IPv4 address or lie outside global unicast (2000::/3)', () => {
+    for (const a of [
+      '::7f00:1', '::127.0.0.1', '::a00:1', '::a9fe:a9fe', '::5db8:d822', // IPv4-compatible ::/96, even of a public IPv4
+      '::ffff:0:a00:1', '64:ff9b::a00:1', '64:ff9b:1::a00:1', '2002:a00:1::1', '2001:0:a00:1::1', // SIIT, NAT64 (both), 6to4, Teredo
+      '100::1', '::2', '4000::1', 'e000::1',
+    ]) {
+      expect(isAddressAllowed(a, strict), a).toBe(false);
+      expect(isAddressAllowed(a, { allowPrivateNetworks: false, allowCidrs: ['127.0.0.0/8', '10.0.0.0/8'] }), `${a} with IPv4 CIDRs allowed`).toBe(false);
+    }
+    expect(isAddressAllowed('2a00:1450:4001:80b::200e', strict)).toBe(true);
+  });
   it('honours the allow-list and the development switch', () => {
     expect(isAddressAllowed('10.1.2.3', { allowPrivateNetworks: false, allowCidrs: ['10.1.2.0/24'] })).toBe(true);
     expect(isAddressAllowed('10.1.3.3', { allowPrivateNetworks: false, allowCidrs: ['10.1.2.0/24'] })).toBe(false);
@@ -144,6 +156,28 @@ describe('address policy', () => {
     expect(isLocalName('LOCALHOST.')).toBe(true);
     expect(isLocalName('api.localhost')).toBe(true);
     expect(isLocalName('localhost.example.com')).toBe(false);
+  });
+});
+
+describe('untrusted input', () => {
+  it('parses only real RFC 3339 instants', () => {
+    expect(parseInstant('2026-01-31T12:00:00Z')).toBe(Date.UTC(2026, 0, 31, 12));
+    expect(parseInstant('2026-01-31T12:00:00.5+01:30')).toBe(Date.UTC(2026, 0, 31, 10, 30, 0, 500));
+    expect(parseInstant('2028-02-29T00:00:00Z')).toBe(Date.UTC(2028, 1, 29));
+    expect(parseInstant('2026-03-01')).toBe(Date.UTC(2026, 2, 1));
+    expect(parseInstant('0001-01-01T00:00:00Z')).toBe(-62135596800000);
+    for (const bad of ['2026-02-30T00:00:00Z', '2027-02-29T00:00:00Z', '2030-01-01T25:00:00Z', '2026-06-30T23:59:60Z', '2026-01-01T00:60:00Z',
+      '2026-13-01T00:00:00Z', '2026-00-10T00:00:00Z', '2026-01-01T00:00:00+24:00', '2026-01-01T00:00:00', '+275760-09-13T00:00:00Z', 'March 7, 2026', '']) {
+      expect(parseInstant(bad), bad).toBeNull();
+    }
+  });
+  it('measures JSON nesting in one pass, ignoring brackets inside strings', () => {
+    const nested = (n: number) => '['.repeat(n) + ']'.repeat(n);
+    expect(jsonNestsDeeper(nested(128), 128)).toBe(false);
+    expect(jsonNestsDeeper(nested(129), 128)).toBe(true);
+    expect(jsonNestsDeeper(`{"a":"${'['.repeat(500)}\\"[[","b":[{}]}`, 3)).toBe(false);
+    expect(jsonNestsDeeper(`{"a":"\\\"","b":[[[[]]]]}`, 4)).toBe(true);
+    expect(jsonNestsDeeper(nested(1_000_000), 128)).toBe(true);
   });
 });
 

@@ -1,16 +1,43 @@
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/core/clock.js';
 import { SecretBox } from '../src/store/secret-box.js';
 import type { ResolvedAddress } from '../src/delivery/resolver.js';
+import { HttpTransport } from '../src/delivery/transport.js';
 import { closedAfterEach, createEndpoint, createTenant, publish, startReceiver, type Receiver, type TestHerald } from './helpers.js';
 
 // The attack matrix: SSRF (never a packet off this machine: every listener is on 127.0.0.1 and
 // every other address comes from an injected resolver and is refused before a socket opens),
-// redirects, tenant isolation, secrets at rest, API rate limits and fuzzed input.
+// redirects, tenant isolation, secrets at rest and API rate limits. Fuzzed input: fuzz.test.ts.
 
 const { open, herald, receiver } = closedAfterEach();
 const deliveriesOf = async (t: TestHerald, tenant = 'acme') => (await t.call('GET', `/v1/tenants/${tenant}/deliveries`)).body.data as any[];
+
+/** A CONNECT proxy on 127.0.0.1 that tunnels to 127.0.0.1 only (never anywhere else) and records each target. */
+async function connectProxy() {
+  const net = await import('node:net');
+  const http = await import('node:http');
+  const targets: string[] = [];
+  const server = http.createServer((_req, res) => res.writeHead(405).end());
+  server.on('connect', (req, client: import('node:net').Socket, head: Buffer) => {
+    targets.push(req.url!);
+    const [host, port] = req.url!.split(':');
+    if (host !== '127.0.0.1') {
+      client.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+      return;
+    }
+    const upstream = net.connect(Number(port), '127.0.0.1', () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  open.push({ close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) });
+  return { url: `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`, targets };
+}
 
 describe('SSRF guard', () => {
   it('refuses loopback targets in every spelling at creation, on every surface, and the listener sees nothing', async () => {
@@ -23,7 +50,7 @@ describe('SSRF guard', () => {
       `http://127.0.0.1:${p}/`, `http://[::1]:${p}/`, `http://localhost:${p}/`, `http://LOCALHOST.:${p}/`, `http://api.localhost:${p}/`,
       `http://[::ffff:127.0.0.1]:${p}/`, `http://[::ffff:7f00:1]:${p}/`, `http://0.0.0.0:${p}/`, `http://0:${p}/`,
       `http://2130706433:${p}/`, `http://0177.0.0.1:${p}/`, `http://0x7f000001:${p}/`, `http://0x7f.0.0.1:${p}/`, `http://127.1:${p}/`, `http://127.0.0.1.:${p}/`,
-      `https://127.0.0.1:${p}/`, `http://[0:0:0:0:0:0:0:1]:${p}/`,
+      `https://127.0.0.1:${p}/`, `http://[0:0:0:0:0:0:0:1]:${p}/`, `http://[::7f00:1]:${p}/`, `http://[::127.0.0.1]:${p}/`, `http://[0::7f00:0001]:${p}/`,
     ];
     for (const url of spellings) {
       const native = await t.call('POST', '/v1/tenants/acme/endpoints', { url });
@@ -42,7 +69,8 @@ describe('SSRF guard', () => {
     const t = await herald({ config: { allowPrivateNetworks: false } });
     await createTenant(t);
     for (const host of ['10.0.0.1', '10.255.255.254', '172.16.0.1', '172.31.255.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '100.127.255.1',
-      '[fc00::1]', '[fd12:3456::1]', '[fe80::1]', '224.0.0.1', '255.255.255.255', '198.18.0.1', '[::]', '[::ffff:10.0.0.1]', '[64:ff9b::a00:1]']) {
+      '[fc00::1]', '[fd12:3456::1]', '[fe80::1]', '224.0.0.1', '255.255.255.255', '198.18.0.1', '[::]', '[::ffff:10.0.0.1]', '[64:ff9b::a00:1]',
+      '[::a00:1]', '[::a9fe:a9fe]', '[::169.254.169.254]', '[::ffff:0:a00:1]', '[64:ff9b:1::a00:1]', '[2002:a00:1::1]', '[2001:0:a00:1::1]', '[100::1]']) {
       const res = await t.call('POST', '/v1/tenants/acme/endpoints', { url: `http://${host}/hook` });
       expect(res.status, host).toBe(400);
     }
@@ -85,6 +113,44 @@ describe('SSRF guard', () => {
     const deliveries = await deliveriesOf(t);
     expect(deliveries).toHaveLength(6);
     for (const d of deliveries) expect(d).toMatchObject({ status: 'failed', attempt_count: 1, last_error_kind: 'blocked' });
+  });
+
+  it('refuses IPv4-compatible (::/96) and other IPv4-embedding IPv6 answers at connect time, before dialing', async () => {
+    const answers: Record<string, ResolvedAddress[]> = {
+      'compat.attacker.test': [{ address: '::7f00:1', family: 6 }],
+      'compat-meta.attacker.test': [{ address: '::a9fe:a9fe', family: 6 }],
+      'nat64.attacker.test': [{ address: '64:ff9b::a00:5', family: 6 }],
+      'sixtofour.attacker.test': [{ address: '2002:a00:5::1', family: 6 }],
+    };
+    const dials: string[] = [];
+    const t = await herald({
+      config: { allowPrivateNetworks: false },
+      resolver: async (host) => answers[host] ?? [],
+      onDial: (_h, address) => {
+        dials.push(address);
+        // Last guard, should the check under test be broken: never open a socket off this machine.
+        if (address !== '127.0.0.1' && address !== '::1') throw new Error(`test refuses to dial ${address}`);
+      },
+    });
+    await createTenant(t);
+    for (const host of Object.keys(answers)) await createEndpoint(t, 'acme', { url: `http://${host}/hook` });
+    await publish(t, 'acme', { type: 'probe', data: {} });
+    await t.herald.worker.runOnce();
+    expect(dials).toEqual([]);
+    const deliveries = await deliveriesOf(t);
+    expect(deliveries).toHaveLength(4);
+    for (const d of deliveries) expect(d).toMatchObject({ status: 'failed', last_error_kind: 'blocked' });
+  });
+
+  it('refuses an IPv4-compatible literal at connect time too (through a loopback proxy that would record it)', async () => {
+    const proxy = await connectProxy();
+    const transport = new HttpTransport({ addressPolicy: { allowPrivateNetworks: false, allowCidrs: [] }, proxyUrl: proxy.url });
+    open.push(transport);
+    for (const url of ['http://[::7f00:1]:8080/hook', 'http://[::a9fe:a9fe]/latest/meta-data/', 'http://[::ffff:0:a00:1]/']) {
+      const res = await transport.send({ url, headers: {}, body: '{}', timeoutMs: 2000 });
+      expect(res.errorKind, url).toBe('blocked');
+    }
+    expect(proxy.targets).toEqual([]);
   });
 
   it('vets every new connection: a name that rebinds to a private address after a first, allowed answer is blocked', async () => {
@@ -256,99 +322,7 @@ describe('tenant isolation', () => {
   });
 });
 
-describe('fuzzed input', () => {
-  // Near-valid bodies (right field names, any values) and arbitrary JSON, on every create, update
-  // and publish route: never a 500, and a refused request writes nothing.
-  const anyValue = fc.oneof(fc.anything(), fc.string(), fc.integer(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }));
-  /** Mostly a plausible value for the field, sometimes anything at all. */
-  const mix = (valid: fc.Arbitrary<unknown>) => fc.oneof({ arbitrary: valid, weight: 15 }, { arbitrary: anyValue, weight: 1 });
-  const fieldsOf = (fields: Record<string, fc.Arbitrary<unknown>>, required: string[] = []) =>
-    fc.oneof({ arbitrary: fc.record(Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, mix(v)])), { requiredKeys: required }), weight: 9 }, { arbitrary: fc.anything(), weight: 1 });
-  const small = (min: number, max: number) => fc.option(fc.integer({ min, max }), { nil: null });
-  const headers = fc.oneof(
-    { arbitrary: fc.dictionary(fc.constantFrom('x-team', 'x-env'), fc.stringMatching(/^[a-z0-9-]{0,20}$/), { maxKeys: 2 }), weight: 5 },
-    { arbitrary: fc.dictionary(fc.constantFrom('host', 'content-type', 'webhook-signature', 'connection'), fc.string({ maxLength: 20 }), { minKeys: 1, maxKeys: 2 }), weight: 1 },
-  );
-  const countOf = async (t: TestHerald, table: 'endpoints' | 'events' | 'deliveries') =>
-    Number((await t.herald.store.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-
-  it('never answers 500 and never writes partially, on the native, Lily and Screenshot surfaces', async () => {
-    const t = await herald({ config: { jwtSecret: 'jwt-secret-for-the-security-test-0123456789' } });
-    await createTenant(t);
-    const key = (await t.call('POST', '/v1/tenants/acme/api-keys', {})).body.key;
-    const r = await receiver();
-    const url = fc.oneof({ arbitrary: fc.constant(r.url), weight: 6 }, { arbitrary: fc.webUrl(), weight: 1 }, { arbitrary: fc.string(), weight: 1 });
-    const ep = await createEndpoint(t, 'acme', { url: r.url });
-    const lilyHook = (await t.call('POST', '/api/webhooks', { url: r.url, events: ['post.published'] }, key)).body.id;
-    const shotHook = JSON.parse((await t.herald.app.inject({ method: 'POST', url: '/api/v1/webhooks', headers: { 'x-api-key': key }, payload: { url: r.url, events: ['CREDITS_LOW'] } })).body).id;
-    const shot = async (method: string, path: string, body: unknown) => {
-      const res = await t.herald.app.inject({ method: method as 'POST', url: path, headers: { 'x-api-key': key }, ...(body === undefined ? {} : { payload: body as object }) });
-      return { status: res.statusCode, body: res.body };
-    };
-
-    type Case = { name: string; arb: fc.Arbitrary<unknown>; send: (b: unknown) => Promise<{ status: number }>; table: 'endpoints' | 'events'; created: number; read?: () => Promise<unknown> };
-    const nativeFields = {
-      url, description: fc.option(fc.string({ maxLength: 40 })), event_types: fc.option(fc.array(fc.constantFrom('a.b', 'probe', ''), { maxLength: 3 })),
-      headers, rate_limit: small(1, 100), max_in_flight: small(1, 100), timeout_ms: small(100, 30_000), metadata: fc.object({ maxDepth: 1 }),
-      status: fc.constantFrom('enabled', 'disabled'),
-    };
-    const event = { type: fc.constantFrom('a.b', 'probe', 'probe', '', 'x'.repeat(300)), data: fc.oneof(fc.object({ maxDepth: 2 }), fc.jsonValue()), idempotency_key: fc.option(fc.string({ maxLength: 20 })) };
-    const lilyEvents = fc.array(fc.constantFrom('post.published', 'post.failed', 'post.published', 'post.exploded'), { maxLength: 3 });
-    const shotEvents = fc.array(fc.constantFrom('CREDITS_LOW', 'SCREENSHOT_COMPLETED', 'CREDITS_LOW', 'NOPE'), { maxLength: 3 });
-    const httpsUrl = fc.oneof(url, fc.constant(r.url.replace('http:', 'https:')));
-    const cases: Case[] = [
-      { name: 'native create', table: 'endpoints', created: 201, arb: fieldsOf({ ...nativeFields, profile: fc.constantFrom('standard', 'standard', 'lily', 'screenshot', 'svix') }, ['url']), send: (b) => t.call('POST', '/v1/tenants/acme/endpoints', b) },
-      { name: 'native update', table: 'endpoints', created: -1, arb: fieldsOf(nativeFields), send: (b) => t.call('PATCH', `/v1/tenants/acme/endpoints/${ep.id}`, b), read: async () => (await t.call('GET', `/v1/tenants/acme/endpoints/${ep.id}`)).body },
-      { name: 'native publish', table: 'events', created: 202, arb: fieldsOf(event, ['type', 'data']), send: (b) => t.call('POST', '/v1/tenants/acme/events', b) },
-      { name: 'native batch', table: 'events', created: 202, arb: fc.record({ events: fc.array(fieldsOf(event, ['type', 'data']), { maxLength: 5 }) }), send: (b) => t.call('POST', '/v1/tenants/acme/events/batch', b) },
-      { name: 'lily create', table: 'endpoints', created: 201, arb: fieldsOf({ url, events: lilyEvents, secret: fc.string({ minLength: 16, maxLength: 40 }) }, ['url', 'events']), send: (b) => t.call('POST', '/api/webhooks', b, key) },
-      { name: 'lily update', table: 'endpoints', created: -1, arb: fieldsOf({ url, events: lilyEvents, status: fc.constantFrom('active', 'inactive') }), send: (b) => t.call('PUT', `/api/webhooks/${lilyHook}`, b, key), read: async () => (await t.call('GET', `/api/webhooks/${lilyHook}`, undefined, key)).body },
-      { name: 'screenshot create', table: 'endpoints', created: 201, arb: fieldsOf({ url: httpsUrl, events: shotEvents, description: fc.string({ maxLength: 40 }) }, ['url', 'events']), send: (b) => shot('POST', '/api/v1/webhooks', b) },
-      { name: 'screenshot update', table: 'endpoints', created: -1, arb: fieldsOf({ url: httpsUrl, events: shotEvents, description: fc.string({ maxLength: 40 }), isActive: fc.boolean() }), send: (b) => shot('PUT', `/api/v1/webhooks/${shotHook}`, b), read: async () => (await shot('GET', `/api/v1/webhooks/${shotHook}`, undefined)).body },
-    ];
-    for (const c of cases) {
-      await fc.assert(fc.asyncProperty(c.arb, async (body) => {
-        const [count, state] = [await countOf(t, c.table), await c.read?.()];
-        const res = await c.send(body);
-        expect(res.status, `${c.name}: ${JSON.stringify(body)}`).toBeLessThan(500);
-        if (res.status === c.created) return;
-        if (res.status >= 400) {
-          expect(await countOf(t, c.table), c.name).toBe(count);
-          if (c.read) expect(JSON.stringify(await c.read()), c.name).toBe(JSON.stringify(state));
-        }
-      }), { numRuns: 60, seed: 20261126 });
-    }
-  }, 120_000);
-});
-
 describe('outbound proxy', () => {
-  /** A CONNECT proxy on 127.0.0.1 that tunnels to 127.0.0.1 only (never anywhere else) and records each target. */
-  async function connectProxy() {
-    const net = await import('node:net');
-    const http = await import('node:http');
-    const targets: string[] = [];
-    const server = http.createServer((_req, res) => res.writeHead(405).end());
-    server.on('connect', (req, client: import('node:net').Socket, head: Buffer) => {
-      targets.push(req.url!);
-      const [host, port] = req.url!.split(':');
-      if (host !== '127.0.0.1') {
-        client.end('HTTP/1.1 403 Forbidden\r\n\r\n');
-        return;
-      }
-      const upstream = net.connect(Number(port), '127.0.0.1', () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        upstream.write(head);
-        upstream.pipe(client);
-        client.pipe(upstream);
-      });
-      upstream.on('error', () => client.destroy());
-      client.on('error', () => upstream.destroy());
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    open.push({ close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) });
-    return { url: `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`, targets };
-  }
-
   it('sends webhooks through HERALD_OUTBOUND_PROXY, still refusing private targets before asking it', async () => {
     const proxy = await connectProxy();
     const r = await receiver(200);

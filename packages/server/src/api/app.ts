@@ -1,12 +1,15 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { HeraldError } from '../core/errors.js';
+import { ERROR_CODES, HeraldError } from '../core/errors.js';
 import type { ApiContext } from './context.js';
 import { nativeErrorHandler } from './errors.js';
+import { useBoundedJson } from './json-body.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { endpointRoutes } from './routes/endpoints.js';
 import { eventRoutes } from './routes/events.js';
@@ -18,22 +21,70 @@ import { validatorCompiler } from './validation.js';
 
 export const API_VERSION = '0.1.0';
 
-/** Routers mounted beside the native API (compatibility profiles), each in its own encapsulated context. */
-export type ApiMount = (app: FastifyInstance, api: ApiContext) => Promise<void>;
+export type SurfaceErrorHandler = (err: unknown, req: FastifyRequest, reply: FastifyReply) => void;
+
+/** A router mounted beside the native API (a compatibility profile), in its own encapsulated context. */
+export interface ApiMount {
+  register: (app: FastifyInstance, api: ApiContext) => Promise<void>;
+  /**
+   * The surface's own error shape for errors fastify raises before any route is found (a path
+   * that is not valid percent-encoded UTF-8, an overlong path segment), for URLs under `prefix`.
+   */
+  errors?: { prefix: string; handler: SurfaceErrorHandler };
+}
+
+/**
+ * Time a client has to send a whole request, headers and body, from its first byte: a client
+ * trickling a body is answered 408 and disconnected instead of holding a connection and its
+ * buffers forever. 60 s is 16 MiB (the batch limit) at about 2 Mbit/s.
+ */
+export const REQUEST_TIMEOUT_MS = 60_000;
+/** How often Node looks for requests past the timeout: the cut-off comes at most this much late. */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+
+export interface AppOptions {
+  /** See REQUEST_TIMEOUT_MS. */
+  requestTimeoutMs?: number;
+}
+
+/**
+ * Errors Node raises before a request reaches a route (a request past its timeout, oversized or
+ * malformed headers): answered with the native error body, then the connection is closed.
+ */
+function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+    ? [408, 'request_timeout', ERROR_CODES.request_timeout.message]
+    : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'validation_error', 'The request headers are too large.'] : [400, 'validation_error', 'The request is not valid HTTP.'];
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
+}
 
 /**
  * Builds the HTTP app without listening, so tests can use `inject()` and the server can decide
  * where to listen.
  */
-export async function buildApp(api: ApiContext, logger: Logger, mounts: ApiMount[] = []): Promise<FastifyInstance> {
+export async function buildApp(api: ApiContext, logger: Logger, mounts: ApiMount[] = [], opts: AppOptions = {}): Promise<FastifyInstance> {
+  const requestTimeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const errorHandlerFor = (url: string): SurfaceErrorHandler => mounts.find((m) => m.errors && url.startsWith(m.errors.prefix))?.errors?.handler ?? nativeErrorHandler;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
+    // Both: Node 20 only watches for late requests when the server is created with a timeout.
+    requestTimeout,
+    http: { requestTimeout, connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_INTERVAL_MS, requestTimeout) },
+    clientErrorHandler,
+    // Errors raised before routing go through the error handler of the surface the URL is under.
+    frameworkErrors: (err, req, reply) => errorHandlerFor(req.url)(err, req, reply),
     bodyLimit: api.config.maxPayloadBytes + 64 * 1024,
     // Per-request log lines cost more than the request at webhook volumes; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
+  useBoundedJson(app);
   app.decorateRequest('principal', null);
   // A POST without a body means "no options" (e.g. `curl -X POST …/test`): validate it as `{}`.
   app.addHook('preValidation', async (req) => {
@@ -74,9 +125,7 @@ export async function buildApp(api: ApiContext, logger: Logger, mounts: ApiMount
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.setErrorHandler(nativeErrorHandler);
-  app.setNotFoundHandler((req, reply) => {
-    void reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
-  });
+  app.setNotFoundHandler((req, reply) => errorHandlerFor(req.url)(new HeraldError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`), req, reply));
 
   await app.register(healthRoutes(api));
   await app.register(async (v1) => {
@@ -87,6 +136,6 @@ export async function buildApp(api: ApiContext, logger: Logger, mounts: ApiMount
     await v1.register(eventRoutes(api));
     await v1.register(deliveryRoutes(api));
   });
-  for (const mount of mounts) await app.register(async (scope) => mount(scope, api));
+  for (const mount of mounts) await app.register(async (scope) => mount.register(scope, api));
   return app;
 }

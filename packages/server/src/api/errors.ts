@@ -20,6 +20,10 @@ export function toHeraldError(err: unknown, req: FastifyRequest): HeraldError {
       return new HeraldError('validation_error', 'Content-Type must be application/json', [{ field: 'content-type', message: 'must be application/json' }]);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new HeraldError('validation_error', 'the request body is empty', [{ field: 'body', message: 'must be a JSON object' }]);
+    case 'FST_ERR_BAD_URL':
+      return new HeraldError('validation_error', 'the URL is not valid: its percent-encoding must spell UTF-8', [{ field: 'url', message: 'invalid percent-encoding' }]);
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new HeraldError('uri_too_long', 'a path segment of the URL is longer than 100 characters; no id is that long');
   }
   if (e.statusCode === 400 || (e as { status?: number }).status === 400 || e instanceof SyntaxError) {
     return new HeraldError('validation_error', `the request body is not valid JSON: ${e.message}`, [{ field: 'body', message: 'invalid JSON' }]);

@@ -1,5 +1,6 @@
 import { toIso } from '../core/clock.js';
 import { invalid } from '../core/errors.js';
+import { parseInstant } from '../core/input.js';
 import type { ApiKey, Attempt, Delivery, Endpoint, EventType, Recovery, Tenant, WebhookEvent } from '../core/model.js';
 
 /** Domain → native JSON (snake_case, ISO 8601 times). Secrets are never part of these. */
@@ -52,10 +53,10 @@ export const presentAttempt = (a: Attempt) => ({
   error_kind: a.errorKind, error_message: a.errorMessage,
 });
 
-/** Parses an ISO 8601 query value; undefined when absent. */
+/** Parses an RFC 3339 date-time (or bare date) query value; undefined when absent. */
 export function parseTime(value: string | undefined, field: string): number | undefined {
   if (value === undefined) return undefined;
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw invalid(field, `${field} must be an ISO 8601 date-time`, 'INVALID_FORMAT');
+  const ms = parseInstant(value);
+  if (ms === null) throw invalid(field, `${field} must be a real RFC 3339 date-time, e.g. 2026-01-31T12:00:00Z`, 'INVALID_FORMAT');
   return ms;
 }

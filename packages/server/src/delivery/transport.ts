@@ -193,7 +193,12 @@ export class HttpTransport implements Transport {
         }
         const wanted = options.family === 6 || options.family === 4 ? allowed.filter((a) => a.family === options.family) : allowed;
         const usable = wanted.length > 0 ? wanted : allowed;
-        for (const a of usable) this.opts.onDial?.(hostname, a.address);
+        try {
+          for (const a of usable) this.opts.onDial?.(hostname, a.address);
+        } catch (err) {
+          callback(err as NodeJS.ErrnoException, '', 4); // a dial hook that throws refuses the connection (tests' last guard)
+          return;
+        }
         if (options.all) callback(null, usable);
         else callback(null, usable[0]!.address, usable[0]!.family);
       },

@@ -1,7 +1,7 @@
 import { HeraldError, notFound } from '../core/errors.js';
 import { HEALTHY } from '../core/endpoint-health.js';
 import type { Endpoint, EndpointStatus } from '../core/model.js';
-import { DEFAULT_PROFILE, getProfile } from '../core/profiles/index.js';
+import { DEFAULT_PROFILE, getProfile, type Profile } from '../core/profiles/index.js';
 import type { EndpointPatch } from '../store/index.js';
 import type { ServiceContext } from './context.js';
 import { checkEndpointUrl } from './urls.js';
@@ -21,16 +21,42 @@ export interface EndpointInput {
   status?: EndpointStatus;
 }
 
-/** Header names an endpoint may not set: they belong to the transport or to the signature. */
-const FORBIDDEN_HEADER = /^(host|content-type|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer|proxy-.*|user-agent|webhook-.*|x-lily-.*|x-webhook-.*)$/i;
+/**
+ * Header names an endpoint may not set: hop-by-hop and framing headers belong to the transport
+ * (undici refuses several of them, so every attempt would fail), the rest to the signature.
+ */
+const FORBIDDEN_HEADER = /^(host|content-type|content-length|transfer-encoding|connection|keep-alive|upgrade|expect|te|trailer|proxy-.*|user-agent|webhook-.*|x-lily-.*|x-webhook-.*)$/i;
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}$/;
+/**
+ * Visible ASCII, space and tab. undici refuses control characters and anything past Latin-1 (every
+ * attempt would fail), and would send Latin-1 as single bytes, not the UTF-8 the caller meant.
+ */
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
 
-function checkHeaders(headers: Record<string, string>): Record<string, string> {
+/** The names of the headers a profile sets on a retry (a superset of a first attempt's), lower case. */
+const profileHeaderNames = new Map<string, ReadonlySet<string>>();
+function ownHeadersOf(profile: Profile): ReadonlySet<string> {
+  let names = profileHeaderNames.get(profile.name);
+  if (!names) {
+    const event = { id: 'evt_sample', tenantId: 'sample', type: 'sample', payload: '{}', idempotencyKey: null, environment: 'live' as const, createdAt: 0 };
+    const sample = profile.headers({
+      event, endpoint: { id: 'ep_sample', tenantId: 'sample', secret: profile.generateSecret() }, previousSecrets: [],
+      deliveryId: 'dlv_sample', attemptNumber: 2, firstAttemptAt: 0, now: 0, body: '{}',
+    });
+    // Its headers replace custom ones of the same name anyway (build-request.ts): refusing them says so up front.
+    names = new Set(Object.keys(sample).map((n) => n.toLowerCase()));
+    profileHeaderNames.set(profile.name, names);
+  }
+  return names;
+}
+
+/** Refused at creation and update, naming the header, rather than failing every attempt later. */
+function checkHeaders(headers: Record<string, string>, profile: Profile): Record<string, string> {
   for (const [name, value] of Object.entries(headers)) {
     const fail = (message: string) => new HeraldError('validation_error', message, [{ field: `headers.${name}`, message }]);
     if (!HEADER_NAME.test(name)) throw fail(`"${name}" is not a valid header name`);
-    if (FORBIDDEN_HEADER.test(name)) throw fail(`header "${name}" is set by Herald and cannot be overridden`);
-    if (/[\r\n\0]/.test(value)) throw fail(`header "${name}" contains a line break`);
+    if (FORBIDDEN_HEADER.test(name) || ownHeadersOf(profile).has(name.toLowerCase())) throw fail(`header "${name}" is set by Herald and cannot be overridden`);
+    if (!HEADER_VALUE.test(value)) throw fail(`header "${name}" may hold only visible ASCII, spaces and tabs (no line breaks or other control characters)`);
   }
   return headers;
 }
@@ -64,7 +90,7 @@ export class EndpointService {
       description: input.description ?? null,
       profile: profile.name,
       eventTypes: input.eventTypes ? [...new Set(input.eventTypes)] : null,
-      headers: checkHeaders(input.headers ?? {}),
+      headers: checkHeaders(input.headers ?? {}, profile),
       rateLimit: input.rateLimit ?? null,
       maxInFlight: input.maxInFlight ?? null,
       fifo: input.fifo ?? false,
@@ -96,7 +122,7 @@ export class EndpointService {
   async update(tenantId: string, id: string, patch: EndpointPatch): Promise<Endpoint> {
     const current = await this.get(tenantId, id);
     if (patch.url !== undefined) patch.url = checkEndpointUrl(patch.url, this.ctx.config);
-    if (patch.headers !== undefined) checkHeaders(patch.headers);
+    if (patch.headers !== undefined) checkHeaders(patch.headers, getProfile(current.profile));
     this.checkTimeout(patch.timeoutMs);
     checkEventTypes(current.profile, patch.eventTypes);
     if (patch.eventTypes) patch.eventTypes = [...new Set(patch.eventTypes)];

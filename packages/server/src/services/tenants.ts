@@ -34,6 +34,10 @@ export class TenantService {
   async issueKey(tenantId: string | null, opts: { name?: string | null; expiresAt?: number | null } = {}): Promise<IssuedKey> {
     if (tenantId !== null) await this.get(tenantId);
     const now = this.ctx.clock.now();
+    // Every check before the write: a NaN expiry was once written as "never expires" (SQLite binds NaN as NULL).
+    if (opts.expiresAt !== undefined && opts.expiresAt !== null && !Number.isSafeInteger(opts.expiresAt)) {
+      throw new HeraldError('validation_error', 'expires_at must be a real date-time', [{ field: 'expires_at', message: 'not a real instant' }]);
+    }
     if (opts.expiresAt != null && opts.expiresAt <= now) {
       throw new HeraldError('validation_error', 'expires_at must be in the future', [{ field: 'expires_at', message: 'must be in the future' }]);
     }

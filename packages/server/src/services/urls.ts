@@ -2,7 +2,17 @@ import { HeraldError } from '../core/errors.js';
 import { isAddressAllowed, isIpLiteral, isLocalName } from '../core/network.js';
 import type { Config } from '../config/index.js';
 
+/** Counted on the URL as sent: its WHATWG serialisation, after percent-encoding and IDNA (`é` is 6 characters). */
 export const MAX_URL_LENGTH = 2048;
+
+/** The URL as Herald will send it, or null if it is not a valid absolute URL. */
+export function parseUrl(raw: string): URL | null {
+  try {
+    return new URL(raw);
+  } catch {
+    return null;
+  }
+}
 
 /**
  * Checks an endpoint URL when it is created or changed. Names are resolved again (and vetted) at
@@ -11,13 +21,11 @@ export const MAX_URL_LENGTH = 2048;
  */
 export function checkEndpointUrl(raw: string, config: Pick<Config, 'allowPrivateNetworks' | 'allowCidrs'>, field = 'url'): string {
   const fail = (message: string, code: string) => new HeraldError('validation_error', message, [{ field, message, code }]);
-  if (raw.length > MAX_URL_LENGTH) throw fail(`URL is longer than ${MAX_URL_LENGTH} characters`, 'TOO_LONG');
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw fail('URL is not a valid absolute URL', 'INVALID_FORMAT');
-  }
+  const tooLong = () => fail(`URL is longer than ${MAX_URL_LENGTH} characters (counted after percent-encoding)`, 'TOO_LONG');
+  if (raw.length > MAX_URL_LENGTH) throw tooLong();
+  const url = parseUrl(raw);
+  if (!url) throw fail('URL is not a valid absolute URL', 'INVALID_FORMAT');
+  if (url.href.length > MAX_URL_LENGTH) throw tooLong();
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw fail('URL must use http or https', 'INVALID_FORMAT');
   if (url.username || url.password) throw fail('URL must not contain credentials', 'INVALID_FORMAT');
   if (!config.allowPrivateNetworks) {

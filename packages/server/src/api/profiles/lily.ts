@@ -4,6 +4,7 @@ import { HeraldError } from '../../core/errors.js';
 import type { Endpoint } from '../../core/model.js';
 import { LILY_EVENT_TYPES, lilyProfile, lilyTime } from '../../core/profiles/lily.js';
 import type { ApiContext } from '../context.js';
+import { boundedJson } from '../json-body.js';
 
 /**
  * The Lily Media AI management API (lily-media-webhooks-guide.txt) at `/api/webhooks`. The
@@ -28,19 +29,22 @@ export function presentLilyWebhook(e: Endpoint) {
 
 const Webhook = Type.Object({ id: Type.String(), url: Type.String(), events: Type.Array(Type.String()), secret: Type.String(), created_at: Type.String(), status: Type.String() });
 const Events = Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: LILY_EVENT_TYPES.length, description: `any of: ${LILY_EVENT_TYPES.join(', ')}` });
-const PageQuery = Type.Object({ page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })), per_page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })) });
+/**
+ * Pages past this would skip 100 million webhooks or attempts, more than any organization has;
+ * the bound keeps the offset an exact integer that both stores take (a page beyond 2^64 was a 500).
+ */
+export const LILY_MAX_PAGE = 1_000_000;
+const PageQuery = Type.Object({ page: Type.Optional(Type.Integer({ minimum: 1, maximum: LILY_MAX_PAGE, default: 1 })), per_page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })) });
 const Pagination = Type.Object({ page: Type.Integer(), per_page: Type.Integer(), total: Type.Integer() });
 const IdParams = Type.Object({ id: Type.String() });
 
 export const lilyRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => async (app) => {
   // The guide's own curl lines for PUT and …/test send JSON with `-d` but no Content-Type, which
   // curl labels application/x-www-form-urlencoded. Scripts copied from the guide must work as they are.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
-    try {
-      done(null, (body as string).trim() === '' ? {} : JSON.parse(body as string));
-    } catch {
-      done(new HeraldError('validation_error', 'the request body is not valid JSON', [{ field: 'body', message: 'invalid JSON' }]), undefined);
-    }
+  const json = boundedJson(app);
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (req, body, done) => {
+    if ((body as string).trim() === '') done(null, {});
+    else json(req, body as string, done);
   });
 
   /** Organization API keys only: the organization is the tenant the key belongs to. */

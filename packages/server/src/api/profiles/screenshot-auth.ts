@@ -58,6 +58,8 @@ export class ScreenshotAuth {
     const sub = await this.verifyJwt(bearer);
     if (!sub) throw denied();
     if (keyId) {
+      // Only an in-process request can carry NUL in a header (HTTP parsers refuse it); PostgreSQL cannot take it.
+      if (keyId.includes('\u0000')) throw denied();
       const key = await this.api.store.apiKeys.findById(keyId);
       const live = key && key.revokedAt === null && (key.expiresAt === null || key.expiresAt > now);
       if (!live || key.tenantId !== sub) throw denied();

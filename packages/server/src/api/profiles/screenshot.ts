@@ -4,7 +4,7 @@ import { toIso } from '../../core/clock.js';
 import { HeraldError } from '../../core/errors.js';
 import type { Delivery, Endpoint } from '../../core/model.js';
 import { SCREENSHOT_EVENT_TYPES, screenshotProfile } from '../../core/profiles/screenshot.js';
-import { MAX_URL_LENGTH } from '../../services/urls.js';
+import { MAX_URL_LENGTH, parseUrl } from '../../services/urls.js';
 import { toHeraldError } from '../errors.js';
 import type { ApiContext } from '../context.js';
 import { ScreenshotAuth } from './screenshot-auth.js';
@@ -26,8 +26,11 @@ declare module 'fastify' {
   }
 }
 
+/** Where the surface's routes live. */
+export const SCREENSHOT_PREFIX = '/api/v1/webhooks';
+
 /** The guide's error bodies. */
-function screenshotErrorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
+export function screenshotErrorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
   const h = toHeraldError(err, req);
   const detail = h.details?.[0];
   const body: Record<string, unknown> = { error: h.code === 'not_found' ? 'RESOURCE_NOT_FOUND' : h.code.toUpperCase(), message: h.message };
@@ -99,13 +102,12 @@ export const screenshotRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => 
   /** The guide's limits: URL length, https (http only where private networks are allowed, i.e. development), known events. */
   const check = (body: { url?: string; events?: string[] }) => {
     if (body.url !== undefined) {
-      if (body.url.length > MAX_URL_LENGTH) throw invalid('url', `Webhook URL must be at most ${MAX_URL_LENGTH} characters`, 'TOO_LONG');
-      let protocol: string;
-      try {
-        protocol = new URL(body.url).protocol;
-      } catch {
-        throw invalid('url', 'Invalid webhook URL format', 'INVALID_FORMAT');
-      }
+      const tooLong = () => invalid('url', `Webhook URL must be at most ${MAX_URL_LENGTH} characters`, 'TOO_LONG');
+      if (body.url.length > MAX_URL_LENGTH) throw tooLong();
+      const url = parseUrl(body.url);
+      if (!url) throw invalid('url', 'Invalid webhook URL format', 'INVALID_FORMAT');
+      if (url.href.length > MAX_URL_LENGTH) throw tooLong();
+      const protocol = url.protocol;
       if (protocol !== 'https:' && !(protocol === 'http:' && api.config.allowPrivateNetworks)) throw invalid('url', 'Webhook URL must use HTTPS', 'HTTPS_REQUIRED');
     }
     for (const e of body.events ?? []) {

@@ -1,4 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { parseInstant } from '../../core/input.js';
 import type { ApiContext } from '../context.js';
 import { presentApiKey, presentTenant } from '../present.js';
 import { errorResponses, Nullable, PageQuery, pageOf, TenantParams } from '../schemas.js';
@@ -49,7 +50,8 @@ export const tenantRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => asyn
     },
   }, async (req, reply) => {
     api.auth.requireAdmin(req);
-    const expires = req.body.expires_at ? Date.parse(req.body.expires_at) : null;
+    // NaN (never past the date-time format check) is refused by the service, never read as "no expiry".
+    const expires = req.body.expires_at ? (parseInstant(req.body.expires_at) ?? Number.NaN) : null;
     const { key, secret } = await api.tenants.issueKey(req.params.tid, { name: req.body.name ?? null, expiresAt: expires });
     const shown = presentApiKey(key);
     return reply.status(201).send({ id: key.id, key: secret, prefix: key.prefix, name: key.name, created_at: shown.created_at, expires_at: shown.expires_at });
