@@ -73,6 +73,15 @@ describe('patterns on RE2', () => {
     expect(valid(two, { x1: 1 })).toBe(false);
   });
 
+  it('agree with ECMAScript where RE2 reads differently: \\s, \\S and .', () => {
+    const patterns = ['\\s', '^\\S+$', '[\\s,]', '[^\\s]', '^.$', '^a.b$', '[.]', '\\.', '\\\\s', '^[\\d\\s]+$', '^\\w+\\b', '[\\b]'];
+    const inputs = [' ', '\u00a0', '\ufeff', '\u2028', '\u3000', '\r', '\n', '\t', 'x', '.', 'a\rb', 'a.b', 'a\u2029b', '\\s', '1 2', 'ab', '\b'];
+    for (const pattern of patterns) {
+      for (const input of inputs) expect(valid({ pattern }, input), `${pattern} ${JSON.stringify(input)}`).toBe(new RegExp(pattern, 'u').test(input));
+    }
+    expect(() => compileEventSchema({ pattern: '[\\Sa]' })).toThrow(/inside a character class/);
+  });
+
   it('refuse what RE2 cannot run in linear time, and what ECMAScript refuses', () => {
     for (const pattern of ['(?=a)', '(?!a)', '(?<=a)b', '(?<!a)b', '(a)\\1', '(?<n>a)\\k<n>', '(', '(?i)a', 'a{2,1}']) {
       expect(() => compileEventSchema({ pattern }), pattern).toThrow(SchemaRefused);

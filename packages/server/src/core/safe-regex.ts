@@ -55,12 +55,12 @@ export function compilePattern(source: string, meter: WorkMeter): SafePattern {
   } catch (err) {
     throw refuse(`is not a valid regular expression: ${(err as Error).message}`);
   }
-  const unsupported = unsupportedFeature(source);
-  if (unsupported) throw refuse(`uses ${unsupported}, which the linear-time engine does not support`);
+  const dialect = toRe2Dialect(source);
+  if ('unsupported' in dialect) throw refuse(`uses ${dialect.unsupported}, which the linear-time engine does not support`);
   let translated: string;
   let program: number;
   try {
-    translated = RE2JS.translateRegExp(source);
+    translated = RE2JS.translateRegExp(dialect.pattern);
     program = RE2JS.compile(translated).programSize();
   } catch (err) {
     throw refuse(`is not supported by the linear-time engine (RE2 syntax): ${(err as Error).message}`);
@@ -81,24 +81,40 @@ export function compilePattern(source: string, meter: WorkMeter): SafePattern {
   };
 }
 
-/** Names a backtracking-only feature outside character classes, or null. */
-function unsupportedFeature(source: string): string | null {
+// ECMAScript reads these differently from RE2: \s also takes Unicode spaces (Zs, U+FEFF, U+2028,
+// U+2029), . also refuses \r, U+2028 and U+2029, and [\b] is a backspace. The rewrites are in
+// ECMAScript syntax, for translateRegExp.
+const SPACE = '\\t\\n\\v\\f\\r\\u2028\\u2029\\uFEFF\\p{Zs}';
+const DOT = '[^\\n\\r\\u2028\\u2029]';
+
+/** Rewrites what RE2 reads differently from ECMAScript, or names a feature RE2 cannot run. */
+function toRe2Dialect(source: string): { pattern: string } | { unsupported: string } {
+  let out = '';
   let inClass = false;
   for (let i = 0; i < source.length; i++) {
-    const c = source[i];
+    const c = source[i]!;
     if (c === '\\') {
-      const next = source[i + 1] ?? '';
-      if (!inClass && (next === 'k' || (next >= '1' && next <= '9'))) return 'a backreference';
-      i++;
-    } else if (inClass) {
+      const next = source[++i] ?? '';
+      if (!inClass && (next === 'k' || (next >= '1' && next <= '9'))) return { unsupported: 'a backreference' };
+      if (next === 'S' && inClass) return { unsupported: '\\S inside a character class' };
+      if (next === 's') out += inClass ? SPACE : `[${SPACE}]`;
+      else if (next === 'S') out += `[^${SPACE}]`;
+      else out += inClass && next === 'b' ? '\\u0008' : c + next; // [\b] is a backspace
+      continue;
+    }
+    if (inClass) {
       if (c === ']') inClass = false;
     } else if (c === '[') {
       inClass = true;
+    } else if (c === '.') {
+      out += DOT;
+      continue;
     } else if (c === '(' && source[i + 1] === '?') {
       const kind = source.slice(i + 2, i + 4);
-      if (kind[0] === '=' || kind[0] === '!') return 'a lookahead';
-      if (kind === '<=' || kind === '<!') return 'a lookbehind';
+      if (kind[0] === '=' || kind[0] === '!') return { unsupported: 'a lookahead' };
+      if (kind === '<=' || kind === '<!') return { unsupported: 'a lookbehind' };
     }
+    out += c;
   }
-  return null;
+  return { pattern: out };
 }
