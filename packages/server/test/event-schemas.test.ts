@@ -102,6 +102,7 @@ describe('schema limits at registration', () => {
     ['a named backreference', { propertyNames: { pattern: '^(?<q>["\'])x\\k<q>$' } }, /backreference/],
     ['a huge repetition', { type: 'string', pattern: '^[0-9]{1,1000}[a-z]{1,1000}$' }, /instructions, more than 2000/],
     ['a nested $id', { type: 'object', properties: { a: { $id: 'https://example.com/a', type: 'string' } } }, /\$id is allowed only at the top/],
+    ['part of the meta-schema as $schema', { $schema: 'http://json-schema.org/draft-07/schema#/properties/default', minLength: 'x' }, /only JSON Schema draft-07/],
   ];
   for (const [label, schema, message] of refused) {
     it(`refuses ${label} with 400, writing nothing`, async () => {

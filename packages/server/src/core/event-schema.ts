@@ -76,6 +76,7 @@ const MAP = new Set(['properties', 'patternProperties', 'definitions', '$defs', 
 /** Keywords whose values are data, not schemas (Ajv does not look for `$id` in them). */
 const DATA = new Set(['enum', 'const', 'default', 'examples']);
 
+const DRAFT_07 = 'http://json-schema.org/draft-07/schema';
 // One shared instance checks schemas against the draft-07 meta-schema; it never registers them.
 let meta: InstanceType<typeof Ajv> | undefined;
 
@@ -85,13 +86,11 @@ export function compileEventSchema(schema: unknown): EventSchema {
   scan(schema, 1, 'schema', true);
   const text = JSON.stringify(schema);
   if (Buffer.byteLength(text) > EVENT_SCHEMA_LIMITS.maxBytes) throw new SchemaRefused(`schema is larger than ${EVENT_SCHEMA_LIMITS.maxBytes} bytes`);
+  // The whole draft-07 meta-schema, not a part of it that `$schema` could name instead.
+  const dialect = (schema as Record<string, unknown>).$schema;
+  if (dialect !== undefined && dialect !== DRAFT_07 && dialect !== `${DRAFT_07}#`) throw new SchemaRefused(`$schema must be "${DRAFT_07}#": only JSON Schema draft-07 is supported`);
   meta ??= new Ajv({ strict: false, logger: false, validateFormats: false });
-  try {
-    if (!meta.validateSchema(schema)) throw new SchemaRefused(`schema is not a valid JSON Schema: ${meta.errorsText(meta.errors, { dataVar: 'schema' })}`);
-  } catch (err) {
-    if (err instanceof SchemaRefused) throw err;
-    throw new SchemaRefused(`schema is not supported (only JSON Schema draft-07): ${(err as Error).message}`);
-  }
+  if (!meta.validateSchema(schema)) throw new SchemaRefused(`schema is not a valid JSON Schema: ${meta.errorsText(meta.errors, { dataVar: 'schema' })}`);
   const copy = JSON.parse(text) as Record<string, unknown>;
   const { subschemas, patterns } = instrument(copy);
   const meter: WorkMeter = { left: 0 };
