@@ -155,6 +155,8 @@ function instrument(root: Record<string, unknown>): { subschemas: number; patter
     const node = queue.pop();
     if (!isObject(node) || seen.has(node)) continue;
     seen.add(node);
+    // Also a `$ref` target inside `enum` or `const`, which scan() leaves alone.
+    if (node !== root && Object.hasOwn(node, '$id')) throw new SchemaRefused('$id is allowed only at the top of the schema');
     if (Object.hasOwn(node, '$ref')) {
       const target = typeof node.$ref === 'string' ? resolveLocal(root, node.$ref) : undefined;
       if (target === undefined) throw new SchemaRefused(`$ref ${JSON.stringify(node.$ref)} must point into this schema ("#" or "#/…"); references to other schemas are not supported`);
