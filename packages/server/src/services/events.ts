@@ -1,12 +1,12 @@
-import AjvModule, { type ValidateFunction } from 'ajv';
 import { HeraldError, notFound } from '../core/errors.js';
+import { compileEventSchema, EVENT_SCHEMA_LIMITS, newPublishMeter, SchemaRefused, type EventSchema } from '../core/event-schema.js';
 import { newId } from '../core/ids.js';
 import type { Endpoint, EventEnvironment, EventType, WebhookEvent } from '../core/model.js';
 import { getProfile } from '../core/profiles/index.js';
+import type { WorkMeter } from '../core/safe-regex.js';
 import type { DispatchEndpoint, InsertedEvent, PlannedDelivery } from '../store/index.js';
 import type { FreshHandOff, ServiceContext } from './context.js';
-
-const Ajv = AjvModule.default ?? AjvModule;
+import { SchemaCache } from './schema-cache.js';
 
 export interface PublishInput {
   type: string;
@@ -20,31 +20,49 @@ export const EVENT_TYPE_NAME = /^[A-Za-z0-9_.:-]{1,255}$/;
 export const isSubscribed = (endpoint: Endpoint, type: string): boolean =>
   endpoint.status === 'enabled' && (endpoint.eventTypes === null || endpoint.eventTypes.includes(type));
 
-export class EventService {
-  private readonly ajv = new Ajv({ strict: false, allErrors: true });
-  private readonly validators = new Map<string, ValidateFunction>();
+/** Estimated memory of the compiled schemas one process keeps (see SchemaCache). */
+export const SCHEMA_CACHE_BYTES = 64 * 1024 * 1024;
 
-  constructor(private readonly ctx: ServiceContext) {}
+export interface EventServiceOptions {
+  /** Validation work units one publish may spend (EVENT_SCHEMA_LIMITS.publishWork). */
+  schemaWorkLimit?: number;
+  schemaCacheBytes?: number;
+}
+
+export class EventService {
+  private readonly validators: SchemaCache<EventSchema>;
+  private readonly schemaWorkLimit: number;
+
+  constructor(private readonly ctx: ServiceContext, options: EventServiceOptions = {}) {
+    this.validators = new SchemaCache(options.schemaCacheBytes ?? SCHEMA_CACHE_BYTES);
+    this.schemaWorkLimit = options.schemaWorkLimit ?? EVENT_SCHEMA_LIMITS.publishWork;
+  }
 
   async createType(tenantId: string, input: { name: string; description?: string | null; schema?: Record<string, unknown> | null }): Promise<EventType> {
     if (!EVENT_TYPE_NAME.test(input.name)) {
       throw new HeraldError('validation_error', 'name must be 1-255 letters, digits, ".", "_", ":" or "-"', [{ field: 'name', message: 'invalid format' }]);
     }
+    let compiled: EventSchema | undefined;
     if (input.schema) {
       try {
-        this.ajv.compile(input.schema);
+        compiled = compileEventSchema(input.schema);
       } catch (err) {
-        throw new HeraldError('validation_error', `schema is not a valid JSON Schema: ${(err as Error).message}`, [{ field: 'schema', message: (err as Error).message }]);
+        if (!(err instanceof SchemaRefused)) throw err;
+        throw new HeraldError('validation_error', err.message, [{ field: 'schema', message: err.message }]);
       }
     }
-    this.validators.delete(`${tenantId}\u0000${input.name}`);
-    return this.ctx.store.eventTypes.create({
+    const created = await this.ctx.store.eventTypes.create({
       tenantId,
       name: input.name,
       description: input.description ?? null,
       schema: input.schema ?? null,
       createdAt: this.ctx.clock.now(),
     });
+    // Replaces what this process may hold from a deleted tenant of the same id.
+    const key = `${tenantId}\u0000${input.name}`;
+    if (compiled) this.validators.set(key, compiled);
+    else this.validators.delete(key);
+    return created;
   }
 
   /**
@@ -55,10 +73,12 @@ export class EventService {
     const now = this.ctx.clock.now();
     const endpoints = await this.ctx.store.endpoints.listEnabled(tenantId);
     const items = [];
-    // Each type's schema is looked up once per publish, not once per event of a batch.
-    const validators = new Map<string, ValidateFunction | undefined>();
+    // Each type's schema is looked up once per publish, not once per event of a batch; the
+    // events of one publish share one validation budget.
+    const validators = new Map<string, EventSchema | undefined>();
+    const meter = newPublishMeter(this.schemaWorkLimit);
     for (const [index, input] of inputs.entries()) {
-      const event = await this.prepare(tenantId, input, now, inputs.length > 1 ? `events[${index}].` : '', 'live', validators);
+      const event = await this.prepare(tenantId, input, now, inputs.length > 1 ? `events[${index}].` : '', 'live', validators, meter);
       items.push({ event, deliveries: plan(endpoints.filter((e) => isSubscribed(e, event.type))) });
     }
     const handOff = this.offerToWorker(items, endpoints);
@@ -108,7 +128,7 @@ export class EventService {
 
   private async prepare(
     tenantId: string, input: PublishInput, now: number, fieldPrefix: string, environment: EventEnvironment = 'live',
-    validators = new Map<string, ValidateFunction | undefined>(),
+    validators = new Map<string, EventSchema | undefined>(), meter: WorkMeter = newPublishMeter(this.schemaWorkLimit),
   ): Promise<WebhookEvent> {
     if (!EVENT_TYPE_NAME.test(input.type)) {
       throw new HeraldError('validation_error', 'type must be 1-255 letters, digits, ".", "_", ":" or "-"', [{ field: `${fieldPrefix}type`, message: 'invalid format' }]);
@@ -119,15 +139,23 @@ export class EventService {
     }
     let validate = validators.get(input.type);
     if (!validators.has(input.type)) {
-      validate = await this.validatorFor(tenantId, input.type);
+      validate = await this.validatorFor(tenantId, input.type, fieldPrefix);
       validators.set(input.type, validate);
     }
-    if (validate && !validate(input.data)) {
-      throw new HeraldError(
-        'unprocessable',
-        `data does not match the schema of event type "${input.type}"`,
-        (validate.errors ?? []).map((e) => ({ field: `${fieldPrefix}data${e.instancePath.replace(/\//g, '.')}`, message: e.message ?? 'invalid' })),
-      );
+    const checked = validate?.check(input.data, meter);
+    if (checked && !checked.ok) {
+      const field = `${fieldPrefix}data`;
+      if (checked.reason === 'invalid') {
+        throw new HeraldError(
+          'unprocessable',
+          `data does not match the schema of event type "${input.type}"`,
+          checked.issues.map((e) => ({ field: `${field}${e.path.replace(/\//g, '.')}`, message: e.message })),
+        );
+      }
+      const why = checked.reason === 'too_costly'
+        ? `would take more than the ${this.schemaWorkLimit} validation steps one publish may spend; send less data per request or simplify the schema`
+        : 'nests deeper than its recursive schema can be checked';
+      throw new HeraldError('unprocessable', `data of event type "${input.type}" ${why}`, [{ field, message: checked.reason === 'too_costly' ? 'too costly to validate' : 'too deep to validate' }]);
     }
     return {
       id: newId('evt', now),
@@ -140,13 +168,20 @@ export class EventService {
     };
   }
 
-  private async validatorFor(tenantId: string, type: string): Promise<ValidateFunction | undefined> {
+  private async validatorFor(tenantId: string, type: string, fieldPrefix: string): Promise<EventSchema | undefined> {
     const key = `${tenantId}\u0000${type}`;
     const cached = this.validators.get(key);
     if (cached) return cached;
     const eventType = await this.ctx.store.eventTypes.get(tenantId, type);
     if (!eventType?.schema) return undefined;
-    const validate = this.ajv.compile(eventType.schema);
+    let validate: EventSchema;
+    try {
+      validate = compileEventSchema(eventType.schema);
+    } catch (err) {
+      if (!(err instanceof SchemaRefused)) throw err;
+      // Only a schema stored before these checks existed can get here.
+      throw new HeraldError('unprocessable', `the schema of event type "${type}" cannot be used: ${err.message}`, [{ field: `${fieldPrefix}type`, message: 'schema refused' }]);
+    }
     this.validators.set(key, validate);
     return validate;
   }

@@ -20,7 +20,9 @@ export const eventTypeRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => a
       body: Type.Object({
         name: Type.String({ minLength: 1, maxLength: 255 }),
         description: Type.Optional(Nullable(Type.String({ maxLength: 1000 }))),
-        schema: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()))),
+        schema: Type.Optional(Nullable(Type.Record(Type.String(), Type.Unknown()), {
+          description: 'JSON Schema draft-07: `$ref` only inside the schema, patterns in RE2 syntax, at most 32 KiB, 32 levels, 250 subschemas and 32 patterns (SECURITY.md)',
+        })),
       }, { additionalProperties: false }),
       response: { 201: Type.Ref('EventType'), ...errorResponses(400, 401, 404, 409) },
     },
