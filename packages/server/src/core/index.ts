@@ -1,6 +1,7 @@
 export * from './clock.js';
 export * from './errors.js';
 export * from './ids.js';
+export * from './masking.js';
 export * from './model.js';
 export * from './network.js';
 export * from './retry.js';
