@@ -60,10 +60,21 @@ export class Herald {
     const { config } = opts;
     const clock = opts.clock ?? systemClock;
     const logger = opts.logger ?? createLogger(config.logLevel);
-    const store = await Store.open(config.databaseUrl, { secrets: SecretBox.fromKey(config.encryptionKey), db: config });
-    // With a key set, secrets written before it are sealed now (idempotent; any process may do it).
-    const sealed = await store.endpoints.sealPlaintextSecrets();
-    if (sealed > 0) logger.info({ sealed }, 'encrypted endpoint secrets stored in the clear');
+    const store = await Store.open(config.databaseUrl, { secrets: SecretBox.fromKey(config.encryptionKey), db: config, logger: logger.child({ component: 'store' }) });
+    try {
+      // A missing or wrong key would fail every read of an endpoint later: refuse to start instead,
+      // before sealing anything with a wrong key.
+      await store.endpoints.checkEncryptionKey();
+      // With a key set, secrets written before it are sealed now (idempotent; any process may do it).
+      const sealed = await store.endpoints.sealPlaintextSecrets();
+      if (sealed > 0) {
+        await store.eraseFreedSpace();
+        logger.info({ sealed }, 'encrypted endpoint secrets and headers stored in the clear (and erased their plaintext from the SQLite file)');
+      }
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
     const transportOptions = {
       addressPolicy: { allowPrivateNetworks: config.allowPrivateNetworks, allowCidrs: config.allowCidrs },
       proxyUrl: config.outboundProxy,
@@ -72,8 +83,8 @@ export class Herald {
     const inProcess = config.deliveryThreads === 0 || opts.resolver !== undefined || opts.onDial !== undefined;
     const transport: Transport = inProcess
       ? new HttpTransport({ ...transportOptions, resolver: opts.resolver, onDial: opts.onDial })
-      : new ThreadedTransport(transportOptions, config.deliveryThreads);
-    const operational = new OperationalEvents(store, config);
+      : new ThreadedTransport(transportOptions, config.deliveryThreads, logger.child({ component: 'transport' }));
+    const operational = new OperationalEvents(store, config, logger.child({ component: 'operational' }));
     await operational.ensureOperatorEndpoint(clock.now());
     const worker = new DeliveryWorker({
       store, transport, clock, logger: logger.child({ component: 'worker' }),
@@ -107,7 +118,8 @@ export class Herald {
       pruner.start();
       // Other processes (api role) publish too: on PostgreSQL they announce it with NOTIFY.
       if (store.listenConnection) {
-        listener = new DueListener(store.listenConnection.connectionString, store.listenConnection.options, () => worker.nudge(), logger.child({ component: 'listener' }));
+        const { connectionString, options, channel } = store.listenConnection;
+        listener = new DueListener(connectionString, options, () => worker.nudge(), logger.child({ component: 'listener' }), channel);
         await listener.start();
       }
     }

@@ -133,3 +133,25 @@ export async function countingReceiver(delayMs = 0) {
     },
   };
 }
+
+/** Runs `herald …` to its end (killed after `timeoutMs` if it does not stop by itself): exit code and output. */
+export function runHerald(
+  args: string[], env: Record<string, string>, opts: { uid?: number; gid?: number; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise) => {
+    const proc = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, PORT: '0', HERALD_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid,
+    });
+    procs.push(proc);
+    let stdout = '';
+    let stderr = '';
+    proc.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    // A process that starts instead of refusing would run forever: stop it, the test then fails on the code.
+    const timer = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 45_000);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}

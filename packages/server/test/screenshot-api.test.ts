@@ -72,6 +72,18 @@ describe('Screenshot API authentication', () => {
     expect((await call('GET', '/api/v1/webhooks', { authorization: `Bearer ${await jwt('user_456')}`, 'x-api-key-id': keyId })).status).toBe(401);
   });
 
+  it('refuses a token without `exp` (it would never expire) unless HERALD_JWT_ALLOW_NO_EXP is set', async () => {
+    const noExp = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('user_456').setIssuedAt().sign(Buffer.from(JWT_SECRET));
+    expect(await call('GET', '/api/v1/webhooks', { authorization: `Bearer ${noExp}` })).toEqual({ status: 401, body: { error: 'UNAUTHORIZED', message: 'Authentication required' } });
+    const lenient = await startHerald({ config: { jwtSecret: JWT_SECRET, jwtAllowNoExp: true } });
+    try {
+      await createTenant(lenient, 'user_456');
+      expect((await lenient.herald.app.inject({ method: 'GET', url: '/api/v1/webhooks', headers: { authorization: `Bearer ${noExp}` } })).statusCode).toBe(200);
+    } finally {
+      await lenient.close();
+    }
+  });
+
   it('verifies RS256 tokens with HERALD_JWT_PUBLIC_KEY', async () => {
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const rs = await startHerald({ config: { jwtPublicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString() } });

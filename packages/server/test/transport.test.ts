@@ -1,3 +1,5 @@
+import type { Worker } from 'node:worker_threads';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ThreadedTransport } from '../src/delivery/threaded-transport.js';
 import { HttpTransport } from '../src/delivery/transport.js';
@@ -37,6 +39,23 @@ describe('delivery threads', () => {
     const hung = await permissive.send({ url: `${receiver.url}/x`, headers: {}, body: '{}', timeoutMs: 300 });
     expect(hung).toMatchObject({ statusCode: null, errorKind: 'timeout' });
     expect(hung.durationMs).toBeGreaterThanOrEqual(250);
+  });
+
+  it('a thread that dies is logged and replaced: the next attempt goes out', async () => {
+    const receiver = await open.receiver();
+    const lines: { msg: string; err?: { message: string } }[] = [];
+    const transport = new ThreadedTransport(local, 1, pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) }));
+    open.open.push(transport);
+    const send = () => transport.send({ url: receiver.url, headers: {}, body: '{}', timeoutMs: 5_000 });
+    expect((await send()).statusCode).toBe(200);
+    const thread = (transport as unknown as { threads: { worker: Worker }[] }).threads[0]!.worker;
+    const exited = new Promise((resolve) => thread.once('exit', resolve));
+    thread.postMessage(42); // not a batch: the thread's handler throws, uncaught, and the thread dies
+    await exited;
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ msg: expect.stringMatching(/^delivery thread died/), err: { message: expect.stringMatching(/iterable/) } });
+    expect((await send()).statusCode).toBe(200);
+    expect(receiver.requests).toHaveLength(2);
   });
 
   it('fails attempts cleanly once closed', async () => {

@@ -1,6 +1,7 @@
 import { toIso } from '../core/clock.js';
 import { invalid } from '../core/errors.js';
 import { parseInstant } from '../core/input.js';
+import { maskHeaders } from '../core/masking.js';
 import type { ApiKey, Attempt, Delivery, Endpoint, EventType, Recovery, Tenant, WebhookEvent } from '../core/model.js';
 
 /** Domain → native JSON (snake_case, ISO 8601 times). Secrets are never part of these. */
@@ -16,9 +17,10 @@ export const presentApiKey = (k: ApiKey) => ({
 
 export const presentEventType = (t: EventType) => ({ name: t.name, description: t.description, schema: t.schema, created_at: toIso(t.createdAt) });
 
-export const presentEndpoint = (e: Endpoint) => ({
+/** One endpoint, custom header values in full (its own read, create and update). */
+export const presentEndpoint = (e: Endpoint, opts: { maskHeaders?: boolean } = {}) => ({
   id: e.id, url: e.url, description: e.description, profile: e.profile, event_types: e.eventTypes,
-  headers: e.headers, rate_limit: e.rateLimit, max_in_flight: e.maxInFlight, fifo: e.fifo, timeout_ms: e.timeoutMs,
+  headers: opts.maskHeaders ? maskHeaders(e.headers) : e.headers, rate_limit: e.rateLimit, max_in_flight: e.maxInFlight, fifo: e.fifo, timeout_ms: e.timeoutMs,
   metadata: e.metadata, status: e.status, disabled_reason: e.disabledReason, disabled_at: iso(e.disabledAt),
   health: {
     breaker: e.health.breakerState, breaker_until: iso(e.health.breakerUntil), consecutive_failures: e.health.consecutiveFailures,
@@ -26,6 +28,9 @@ export const presentEndpoint = (e: Endpoint) => ({
   },
   created_at: toIso(e.createdAt), updated_at: toIso(e.updatedAt),
 });
+
+/** An endpoint in a list: custom header values masked, as they often carry the receiver's credentials. */
+export const presentListedEndpoint = (e: Endpoint) => presentEndpoint(e, { maskHeaders: true });
 
 export const presentRecovery = (r: Recovery) => ({
   id: r.id, endpoint_id: r.endpointId, since: toIso(r.since), status: r.status, total: r.total, requeued: r.requeued,

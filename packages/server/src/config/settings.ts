@@ -103,9 +103,13 @@ export const SETTINGS = {
   },
   jwtSecret: optional({ env: 'HERALD_JWT_SECRET', parse: text, roles: API, secret: true, doc: 'HS256 key for JWTs on the Screenshot API surface' }),
   jwtPublicKey: optional({ env: 'HERALD_JWT_PUBLIC_KEY', parse: pemPublicKey, roles: API, doc: 'PEM public key (RS256/ES256) for those JWTs, instead of the HS256 secret' }),
+  jwtAllowNoExp: {
+    env: 'HERALD_JWT_ALLOW_NO_EXP', default: false, parse: bool, roles: API,
+    doc: 'accept those JWTs without an `exp` claim (they never expire); by default they are refused with `401`',
+  },
   encryptionKey: optional({
     env: 'HERALD_ENCRYPTION_KEY', parse: key32, roles: BOTH, secret: true,
-    doc: '32 bytes (base64 or hex) sealing endpoint secrets at rest with AES-256-GCM; see [SECURITY.md](SECURITY.md)',
+    doc: '32 bytes (base64 or hex) sealing endpoint secrets and custom headers at rest with AES-256-GCM; a wrong or missing key for a sealed store stops start-up; see [SECURITY.md](SECURITY.md)',
   }),
   outboundProxy: optional({
     env: 'HERALD_OUTBOUND_PROXY', parse: httpUrl, roles: WORKER, secret: true,

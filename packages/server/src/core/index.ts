@@ -2,6 +2,7 @@ export * from './clock.js';
 export * from './errors.js';
 export * from './ids.js';
 export * from './input.js';
+export * from './masking.js';
 export * from './model.js';
 export * from './network.js';
 export * from './retry.js';

@@ -1,3 +1,4 @@
+import { maskHeaders } from '../core/masking.js';
 import type { WebhookEvent } from '../core/model.js';
 import type { Profile } from '../core/profiles/index.js';
 import type { DispatchEndpoint } from '../store/index.js';
@@ -8,7 +9,8 @@ const isReserved = (name: string, profileHeaders: Record<string, string>): boole
 
 /**
  * Builds the exact request for one attempt. The body comes from `bodyFor` so each event is
- * serialised once per profile per batch, and each attempt is signed once.
+ * serialised once per profile per batch, and each attempt is signed once. `loggedHeaders` is what
+ * the attempt log records: the same headers with custom values masked.
  */
 export function buildAttemptRequest(args: {
   profile: Profile;
@@ -17,7 +19,7 @@ export function buildAttemptRequest(args: {
   delivery: ClaimedDelivery;
   body: string;
   now: number;
-}): { headers: Record<string, string>; body: string } {
+}): { headers: Record<string, string>; body: string; loggedHeaders: Record<string, string> } {
   const { profile, endpoint, event, delivery, body, now } = args;
   const previousSecrets =
     endpoint.previousSecret !== null && (endpoint.previousSecretExpiresAt ?? 0) > now ? [endpoint.previousSecret] : [];
@@ -31,9 +33,12 @@ export function buildAttemptRequest(args: {
     now,
     body,
   });
-  const headers: Record<string, string> = {};
+  const custom: Record<string, string> = {};
   for (const [name, value] of Object.entries(endpoint.headers)) {
-    if (!isReserved(name, profileHeaders)) headers[name.toLowerCase()] = value;
+    if (!isReserved(name, profileHeaders)) custom[name.toLowerCase()] = value;
   }
-  return { headers: Object.assign(headers, profileHeaders), body };
+  const headers = { ...custom, ...profileHeaders };
+  // The delivery log keeps what was sent, except the custom values (often the receiver's credentials).
+  const loggedHeaders = Object.keys(custom).length === 0 ? headers : { ...headers, ...maskHeaders(custom) };
+  return { headers, body, loggedHeaders };
 }

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
 import { threadEntry } from '../thread-entry.js';
 import type { OutboundRequest, OutboundResponse, Transport, TransportOptions } from './transport.js';
 
@@ -20,15 +21,15 @@ interface DeliveryThread {
  * SSRF checks, timeouts). HTTP parsing and socket work were about a third of the delivery
  * process's CPU; here they run beside the event loop that claims and records deliveries, so a
  * second core is used. Requests go in batches (everything a dispatch round starts is one message)
- * to the thread with the fewest in flight; a thread that dies fails its attempts as connection
- * errors, which are retried like any other, and is replaced.
+ * to the thread with the fewest in flight; a thread that dies is logged, fails its attempts as
+ * connection errors, which are retried like any other, and is replaced by the next send.
  */
 export class ThreadedTransport implements Transport {
   private readonly threads: (DeliveryThread | null)[];
   private nextId = 1;
   private closed = false;
 
-  constructor(private readonly opts: ThreadTransportOptions, threads: number) {
+  constructor(private readonly opts: ThreadTransportOptions, threads: number, private readonly logger?: Pick<Logger, 'error'>) {
     this.threads = Array.from({ length: Math.max(1, threads) }, () => null);
   }
 
@@ -84,13 +85,23 @@ export class ThreadedTransport implements Transport {
         resolve?.(res);
       }
     });
+    let crash: Error | undefined;
+    let dropped = 0;
     const lost = (why: string) => {
       if (this.threads[slot] === thread) this.threads[slot] = null;
       for (const resolve of thread.pending.values()) resolve(failed(why, 0));
+      dropped += thread.pending.size;
       thread.pending.clear();
     };
-    worker.on('error', (err) => lost(`delivery thread failed: ${err.message}`));
-    worker.on('exit', (code) => lost(`delivery thread exited (${code})`));
+    worker.on('error', (err) => {
+      crash = err;
+      lost(`delivery thread failed: ${err.message}`);
+    });
+    worker.on('exit', (code) => {
+      // close() ends threads on purpose; anything else is a death worth a line ('error' comes first, if any).
+      lost(`delivery thread exited (${code})`);
+      if (!this.closed) this.logger?.error({ err: crash, exitCode: code, thread: slot, attemptsFailed: dropped }, 'delivery thread died; its attempts fail as connection errors (retried), and a new thread takes over');
+    });
     return thread;
   }
 }

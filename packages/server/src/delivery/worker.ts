@@ -573,7 +573,7 @@ export class DeliveryWorker implements FreshDeliveries {
           startedAt,
           durationMs: res.durationMs,
           url: endpoint.url,
-          requestHeaders: request.headers,
+          requestHeaders: request.loggedHeaders,
           responseStatus: res.statusCode,
           responseBody: res.body,
           errorKind: res.errorKind,

@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
 import { toIso } from '../core/clock.js';
 import { HEALTHY } from '../core/endpoint-health.js';
+import { HeraldError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { standardProfile } from '../core/profiles/standard.js';
 import type { Config } from '../config/index.js';
@@ -19,25 +21,41 @@ export const ENDPOINT_DISABLED = 'endpoint.disabled';
  * other webhook, and are written in the transaction that made the change they report.
  */
 export class OperationalEvents {
-  constructor(private readonly store: Store, private readonly config: Config) {}
+  constructor(private readonly store: Store, private readonly config: Config, private readonly logger?: Pick<Logger, 'error'>) {}
 
-  /** Creates or updates the operator tenant and endpoint from the configuration (idempotent; any process may run it). */
+  /**
+   * Creates or updates the operator tenant and endpoint from the configuration (idempotent; any
+   * process may run it, several at once). A failure is logged, not fatal: Herald runs without its
+   * own reports, and the next start tries again.
+   */
   async ensureOperatorEndpoint(now: number): Promise<void> {
     const url = this.config.operatorWebhookUrl;
     if (!url) return;
+    try {
+      await this.upsertOperatorEndpoint(url, now);
+    } catch (err) {
+      this.logger?.error({ err, url }, 'could not create the operator endpoint (HERALD_OPERATOR_WEBHOOK_URL): operational events are not reported until a restart succeeds');
+    }
+  }
+
+  private async upsertOperatorEndpoint(url: string, now: number): Promise<void> {
     const { tenants, endpoints } = this.store;
     if (!(await tenants.get(OPERATOR_TENANT_ID))) {
-      await tenants.create(OPERATOR_TENANT_ID, 'Herald operator', now).catch(() => undefined); // another process won the race
+      // Only "already exists" (another process won the race) is expected here.
+      await tenants.create(OPERATOR_TENANT_ID, 'Herald operator', now).catch((err: unknown) => {
+        if (!(err instanceof HeraldError && err.code === 'conflict')) throw err;
+      });
     }
     const existing = await endpoints.get(OPERATOR_TENANT_ID, OPERATOR_ENDPOINT_ID);
     const secret = this.config.operatorWebhookSecret;
     if (!existing) {
-      await endpoints.insert({
+      // Not inserted = another process just did: that one stands.
+      await endpoints.insertIfAbsent({
         id: OPERATOR_ENDPOINT_ID, tenantId: OPERATOR_TENANT_ID, url, description: 'Herald operational events', profile: standardProfile.name,
         eventTypes: null, headers: {}, rateLimit: null, maxInFlight: null, fifo: false, timeoutMs: null, metadata: {},
         secret: secret ?? standardProfile.generateSecret(), status: 'enabled', disabledReason: null, disabledAt: null, health: HEALTHY,
         createdAt: now, updatedAt: now,
-      }).catch(() => undefined);
+      });
     } else if (existing.url !== url || (secret !== undefined && existing.secret !== secret) || existing.status !== 'enabled') {
       await endpoints.update(OPERATOR_TENANT_ID, OPERATOR_ENDPOINT_ID, { url, status: 'enabled', ...(secret ? { secret } : {}) }, now);
     }

@@ -1,13 +1,16 @@
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
+import type { Logger } from 'pino';
 import { DEFAULTS, type Settings } from '../config/index.js';
 import { threadEntry } from '../thread-entry.js';
+import { describeOpenError, readOnly, StoreOpenError } from './open-errors.js';
 import { prepareRepeatedStatements } from './pg-prepared.js';
 import type { Database } from './schema.js';
+import { dueChannel } from './wake.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -19,7 +22,14 @@ export interface DatabaseHandle {
   /** PostgreSQL schema holding Herald's tables (from `?schema=`); undefined on SQLite. */
   schema?: string;
   /** PostgreSQL only: how to open another connection like the pool's (for LISTEN). */
-  listenConnection?: { connectionString: string; options: string };
+  listenConnection?: ListenConnection;
+}
+
+/** How to open another connection like the pool's, and the channel its installation's wake-ups use. */
+export interface ListenConnection {
+  connectionString: string;
+  options: string;
+  channel: string;
 }
 
 export const DEFAULT_SQLITE_PATH = './data/herald.db';
@@ -27,10 +37,13 @@ export const DEFAULT_SQLITE_PATH = './data/herald.db';
 /** How to open the database: the store's settings, from the config module. */
 export type DatabaseOptions = Pick<Settings, 'pgPoolSize' | 'pgPreparedStatements' | 'sqliteSynchronous'>;
 
+/** Where the store reports problems it works around (the SQLite checkpoint thread's); none = silent. */
+export type StoreLogger = Pick<Logger, 'warn' | 'error'>;
+
 /** `DATABASE_URL` → connection. Unset = the embedded SQLite file `./data/herald.db`. */
-export function openDatabase(url: string | undefined, opts: DatabaseOptions = DEFAULTS): DatabaseHandle {
+export function openDatabase(url: string | undefined, opts: DatabaseOptions = DEFAULTS, logger?: StoreLogger): DatabaseHandle {
   const value = url?.trim() || `sqlite:${DEFAULT_SQLITE_PATH}`;
-  if (value.startsWith('sqlite:')) return openSqlite(value.replace(/^sqlite:(\/\/)?/, ''), opts);
+  if (value.startsWith('sqlite:')) return openSqlite(value.replace(/^sqlite:(\/\/)?/, ''), opts, logger);
   if (/^postgres(ql)?:\/\//.test(value)) return openPostgres(value, opts);
   throw new Error(`DATABASE_URL must start with "sqlite:" or "postgres://" (got "${value.split(':')[0]}:…")`);
 }
@@ -57,23 +70,54 @@ function openPostgres(value: string, opts: DatabaseOptions): DatabaseHandle {
     dialect: 'postgres',
     location: `postgres ${url.hostname}:${url.port || 5432}${url.pathname} schema ${schema}`,
     schema,
-    listenConnection: connection,
+    listenConnection: { ...connection, channel: dueChannel(schema) },
   };
 }
 
-function openSqlite(path: string, opts: DatabaseOptions): DatabaseHandle {
+function openSqlite(path: string, opts: DatabaseOptions, logger?: StoreLogger): DatabaseHandle {
   const inMemory = path === ':memory:';
   const file = inMemory ? path : resolve(path);
-  if (!inMemory) mkdirSync(dirname(file), { recursive: true });
-  const sqlite = new SqliteDatabase(file);
-  // WAL lets API reads run beside the writer; synchronous=NORMAL is durable against process
-  // crashes (kill -9), which is the failure Herald promises to survive (see docs).
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma(`synchronous = ${opts.sqliteSynchronous}`);
-  sqlite.pragma('busy_timeout = 5000');
-  const checkpointer = inMemory ? null : startCheckpointer(sqlite, file);
+  if (!inMemory) checkWritableFile(file);
+  let sqlite: SqliteDatabase.Database | undefined;
+  try {
+    sqlite = new SqliteDatabase(file);
+    // WAL lets API reads run beside the writer; synchronous=NORMAL is durable against process
+    // crashes (kill -9), which is the failure Herald promises to survive (see docs).
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma(`synchronous = ${opts.sqliteSynchronous}`);
+    sqlite.pragma('busy_timeout = 5000');
+  } catch (err) {
+    sqlite?.close();
+    const described = describeOpenError(err, file);
+    throw described ? new StoreOpenError(described, { cause: err }) : err;
+  }
+  const checkpointer = inMemory ? null : startCheckpointer(sqlite, file, logger);
   const database = withStatementCache(sqlite, () => checkpointer?.postMessage('close'));
   return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), dialect: 'sqlite', location: file };
+}
+
+/**
+ * A SQLite file this process cannot write opens read-only without a word, or fails on its first
+ * write with "attempt to write a readonly database" and no path; say which, before opening. Its
+ * folder must be writable too: the -wal and -shm files live beside it.
+ */
+function checkWritableFile(file: string): void {
+  const dir = dirname(file);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new StoreOpenError(`DATABASE_URL: cannot create the folder ${dir} for the SQLite database: ${(err as Error).message}`, { cause: err });
+  }
+  const writable = (p: string) => {
+    try {
+      accessSync(p, constants.R_OK | constants.W_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!writable(dir)) throw new StoreOpenError(readOnly(file, `its folder ${dir} is not writable`));
+  if (existsSync(file) && !writable(file)) throw new StoreOpenError(readOnly(file, 'the file is not writable'));
 }
 
 /**
@@ -83,16 +127,23 @@ function openSqlite(path: string, opts: DatabaseOptions): DatabaseHandle {
  * this connection keeps a far higher automatic threshold only as a safety net, and the WAL file
  * is cut back to 64 MiB when it resets.
  */
-function startCheckpointer(sqlite: SqliteDatabase.Database, file: string): Worker {
+function startCheckpointer(sqlite: SqliteDatabase.Database, file: string, logger?: StoreLogger): Worker {
   sqlite.pragma('wal_autocheckpoint = 16000');
   sqlite.pragma('journal_size_limit = 67108864');
   const worker = new Worker(threadEntry(new URL('./checkpoint-thread.js', import.meta.url)), {
     workerData: { file, intervalMs: 100 },
     resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 }, // it allocates next to nothing
   });
+  // The thread reports checkpoints that fail for any reason but contention (at most once a minute).
+  worker.on('message', (msg: { checkpointError?: string }) => {
+    if (msg.checkpointError) logger?.warn({ file, error: msg.checkpointError }, 'SQLite checkpoint failed; the WAL file grows until one succeeds');
+  });
   // Without it the database keeps working, only checkpoints go back to the safety net: never
   // let the thread's failure (e.g. the file removed under it) take the process down.
-  worker.on('error', () => sqlite.open && sqlite.pragma('wal_autocheckpoint = 1000'));
+  worker.on('error', (err) => {
+    logger?.error({ err, file }, 'SQLite checkpoint thread died; SQLite checkpoints inside commits again (slower writes)');
+    if (sqlite.open) sqlite.pragma('wal_autocheckpoint = 1000');
+  });
   worker.unref();
   return worker;
 }

@@ -3,6 +3,7 @@ import type { Attempt, Delivery, DeliveryStatus } from '../core/model.js';
 import { toPage, type Page } from './page.js';
 import { toAttempt, toDelivery } from './rows.js';
 import type { Database } from './schema.js';
+import { notifyDue } from './wake.js';
 
 /** One attempt with the event it carried, for per-endpoint delivery logs. */
 export interface AttemptLogEntry {
@@ -46,7 +47,11 @@ export interface DeliveryFilter {
 
 /** The delivery log as the API reads it. Every query is scoped to one tenant. */
 export class DeliveryRepo {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    /** PostgreSQL: where replays and resends announce that a delivery is due (workers in other processes wake). */
+    private readonly dueChannel?: string,
+  ) {}
 
   async list(tenantId: string, f: DeliveryFilter): Promise<Page<Delivery>> {
     let q = this.db.selectFrom('deliveries').selectAll().where('tenant_id', '=', tenantId);
@@ -84,7 +89,7 @@ export class DeliveryRepo {
    * unchanged if an attempt is in flight right now.
    */
   async retryNow(tenantId: string, id: string, now: number): Promise<Delivery | undefined> {
-    await this.db.updateTable('deliveries')
+    const res = await this.db.updateTable('deliveries')
       .set((eb) => {
         const finished = eb('status', 'in', ['delivered', 'failed']);
         return {
@@ -95,7 +100,8 @@ export class DeliveryRepo {
         };
       })
       .where('tenant_id', '=', tenantId).where('id', '=', id).where('status', '!=', 'delivering')
-      .execute();
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) > 0) await notifyDue(this.db, this.dueChannel);
     return this.get(tenantId, id);
   }
 
@@ -113,6 +119,7 @@ export class DeliveryRepo {
       status: 'pending', attempt_count: 0, attempt_limit: null, next_attempt_at: now, lease_owner: null,
       first_attempt_at: null, last_attempt_at: null, last_status_code: null, last_error_kind: null, created_at: now, updated_at: now,
     }).execute();
+    await notifyDue(this.db, this.dueChannel);
     return (await this.get(d.tenantId, d.id))!;
   }
 

@@ -8,6 +8,7 @@ import { inIds } from './id-list.js';
 import { toEndpoint } from './rows.js';
 import type { Database, EndpointsTable } from './schema.js';
 import { SEALED_PREFIX, SecretBox } from './secret-box.js';
+import { notifyDue } from './wake.js';
 
 export interface EndpointPatch {
   url?: string;
@@ -30,15 +31,48 @@ export interface DispatchEndpoint extends Endpoint {
   deleted: boolean;
 }
 
+const NO_HEADERS = '{}';
+
 export class EndpointRepo {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly secrets: SecretBox = SecretBox.plaintext(),
     private readonly dialect: DialectName = 'sqlite',
+    /** PostgreSQL: where re-enabling an endpoint announces its resumed deliveries. */
+    private readonly dueChannel?: string,
   ) {}
 
-  /** A row as the rest of Herald sees it: the secret opened. */
-  private toEndpoint = (r: Selectable<EndpointsTable>): Endpoint => ({ ...toEndpoint(r), secret: this.secrets.open(r.secret) });
+  /** A row as the rest of Herald sees it: the secret and custom headers opened. */
+  private toEndpoint = (r: Selectable<EndpointsTable>): Endpoint => ({ ...toEndpoint({ ...r, headers: this.secrets.open(r.headers) }), secret: this.secrets.open(r.secret) });
+
+  /**
+   * Custom headers at rest: the JSON object sealed whole (names too) with a key, as secrets are,
+   * since they often carry the receiver's credentials. No headers stay `{}`.
+   */
+  private sealHeaders(headers: Record<string, string>): string {
+    const json = JSON.stringify(headers);
+    return json === NO_HEADERS ? json : this.secrets.seal(json);
+  }
+
+  /**
+   * Opens one sealed value, so that a missing or wrong HERALD_ENCRYPTION_KEY stops start-up with
+   * one line instead of failing every list, publish and delivery afterwards.
+   */
+  async checkEncryptionKey(): Promise<void> {
+    const sealed = `${SEALED_PREFIX}%`;
+    const row = await this.db.selectFrom('endpoints').select(['secret', 'headers'])
+      .where((eb) => eb.or([eb('secret', 'like', sealed), eb('headers', 'like', sealed)])).limit(1).executeTakeFirst();
+    if (!row) return;
+    if (!this.secrets.encrypts) {
+      throw new Error('HERALD_ENCRYPTION_KEY is not set, but this store holds endpoint secrets sealed with a key: set it to the key they were sealed with');
+    }
+    try {
+      this.secrets.open(row.secret);
+      this.secrets.open(row.headers);
+    } catch (err) {
+      throw new Error('HERALD_ENCRYPTION_KEY does not open the endpoint secrets sealed in this store: set it to the key they were sealed with', { cause: err });
+    }
+  }
 
   private toDispatchEndpoint = (r: Selectable<EndpointsTable>): DispatchEndpoint => ({
     ...this.toEndpoint(r),
@@ -47,26 +81,49 @@ export class EndpointRepo {
     deleted: r.deleted_at !== null,
   });
 
-  /** Seals every secret still stored in the clear (after HERALD_ENCRYPTION_KEY was set); returns how many. */
+  /**
+   * Seals every secret and custom header set still stored in the clear (after HERALD_ENCRYPTION_KEY
+   * was set); returns how many endpoints it sealed. The plaintext they replace is left in the
+   * file's free space until `Store.eraseFreedSpace`.
+   */
   async sealPlaintextSecrets(): Promise<number> {
     if (!this.secrets.encrypts) return 0;
     // Only rows still in the clear are read: a start with everything sealed writes nothing.
     const clear = `${SEALED_PREFIX}%`;
-    const rows = await this.db.selectFrom('endpoints').select(['id', 'secret', 'previous_secret'])
-      .where((eb) => eb.or([eb('secret', 'not like', clear), eb.and([eb('previous_secret', 'is not', null), eb('previous_secret', 'not like', clear)])]))
+    const rows = await this.db.selectFrom('endpoints').select(['id', 'secret', 'previous_secret', 'headers'])
+      .where((eb) => eb.or([
+        eb('secret', 'not like', clear),
+        eb.and([eb('previous_secret', 'is not', null), eb('previous_secret', 'not like', clear)]),
+        eb.and([eb('headers', '!=', NO_HEADERS), eb('headers', 'not like', clear)]),
+      ]))
       .execute();
     let sealed = 0;
     for (const r of rows) {
       await this.db.updateTable('endpoints')
-        .set({ secret: this.secrets.seal(r.secret), previous_secret: r.previous_secret === null ? null : this.secrets.seal(r.previous_secret) })
-        .where('id', '=', r.id).where('secret', '=', r.secret).execute();
+        .set({
+          secret: this.secrets.seal(r.secret),
+          previous_secret: r.previous_secret === null ? null : this.secrets.seal(r.previous_secret),
+          headers: r.headers === NO_HEADERS ? r.headers : this.secrets.seal(r.headers),
+        })
+        .where('id', '=', r.id).where('secret', '=', r.secret).where('headers', '=', r.headers).execute();
       sealed++;
     }
     return sealed;
   }
 
   async insert(e: Endpoint): Promise<Endpoint> {
-    await this.db
+    await this.insertQuery(e).execute();
+    return e;
+  }
+
+  /** Inserts unless an endpoint with its id exists (created concurrently); returns whether it did. */
+  async insertIfAbsent(e: Endpoint): Promise<boolean> {
+    const res = await this.insertQuery(e).onConflict((oc) => oc.column('id').doNothing()).executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  private insertQuery(e: Endpoint) {
+    return this.db
       .insertInto('endpoints')
       .values({
         id: e.id,
@@ -75,7 +132,7 @@ export class EndpointRepo {
         description: e.description,
         profile: e.profile,
         event_types: e.eventTypes === null ? null : JSON.stringify(e.eventTypes),
-        headers: JSON.stringify(e.headers),
+        headers: this.sealHeaders(e.headers),
         rate_limit: e.rateLimit,
         max_in_flight: e.maxInFlight,
         timeout_ms: e.timeoutMs,
@@ -90,9 +147,7 @@ export class EndpointRepo {
         created_at: e.createdAt,
         updated_at: e.updatedAt,
         deleted_at: null,
-      })
-      .execute();
-    return e;
+      });
   }
 
   async get(tenantId: string, id: string): Promise<Endpoint | undefined> {
@@ -127,7 +182,7 @@ export class EndpointRepo {
     if (patch.url !== undefined) set.url = patch.url;
     if (patch.description !== undefined) set.description = patch.description;
     if (patch.eventTypes !== undefined) set.event_types = patch.eventTypes === null ? null : JSON.stringify(patch.eventTypes);
-    if (patch.headers !== undefined) set.headers = JSON.stringify(patch.headers);
+    if (patch.headers !== undefined) set.headers = this.sealHeaders(patch.headers);
     if (patch.rateLimit !== undefined) set.rate_limit = patch.rateLimit;
     if (patch.maxInFlight !== undefined) set.max_in_flight = patch.maxInFlight;
     if (patch.timeoutMs !== undefined) set.timeout_ms = patch.timeoutMs;
@@ -140,6 +195,8 @@ export class EndpointRepo {
       await trx.updateTable('endpoints').set(set).where('id', '=', id).execute();
       if (patch.status !== undefined && patch.status !== current.status) {
         await setEndpointStatus(trx, id, patch.status === 'disabled' ? 'manual' : null, now);
+        // Its parked deliveries are due again: wake workers in other processes too.
+        if (patch.status === 'enabled') await notifyDue(trx, this.dueChannel);
       }
       const row = await trx.selectFrom('endpoints').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
       return this.toEndpoint(row);

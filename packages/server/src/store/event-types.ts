@@ -7,10 +7,9 @@ import type { Database } from './schema.js';
 export class EventTypeRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
+  /** Creates the type, or answers `conflict`: the primary key decides, so concurrent creates get one 201 and 409s. */
   async create(type: EventType): Promise<EventType> {
-    const existing = await this.get(type.tenantId, type.name);
-    if (existing) throw new HeraldError('conflict', `event type "${type.name}" already exists`, [{ field: 'name', message: 'already exists' }]);
-    await this.db
+    const res = await this.db
       .insertInto('event_types')
       .values({
         tenant_id: type.tenantId,
@@ -20,7 +19,9 @@ export class EventTypeRepo {
         created_at: type.createdAt,
         updated_at: type.createdAt,
       })
-      .execute();
+      .onConflict((oc) => oc.columns(['tenant_id', 'name']).doNothing())
+      .executeTakeFirst();
+    if (Number(res.numInsertedOrUpdatedRows ?? 0) === 0) throw new HeraldError('conflict', `event type "${type.name}" already exists`, [{ field: 'name', message: 'already exists' }]);
     return type;
   }
 

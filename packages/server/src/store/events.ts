@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { DialectName } from './connect.js';
 import { inIds } from './id-list.js';
 import { MultiRowStatement } from './multi-row.js';
-import { DUE_CHANNEL } from './wake.js';
+import { notifyDue } from './wake.js';
 import type { WebhookEvent } from '../core/model.js';
 import { toPage, type Page } from './page.js';
 import { toEvent } from './rows.js';
@@ -48,13 +48,22 @@ const DELIVERY_COLUMNS = ['id', 'tenant_id', 'event_id', 'endpoint_id', 'event_t
 export class EventRepo {
   // Publishing writes one row per event and per delivery: built as text once per batch size.
   private readonly insertEvents: MultiRowStatement;
+  /** With idempotency keys: the unique index decides which events are new, returning their ids. */
+  private readonly insertKeyedEvents: MultiRowStatement;
   private readonly insertDeliveries: MultiRowStatement;
   /** Calls to `insert` waiting for the running write (group commit). */
   private waiting: PendingInsert[] = [];
   private writing = false;
 
-  constructor(private readonly db: Kysely<Database>, private readonly dialect: DialectName = 'sqlite') {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: DialectName = 'sqlite',
+    /** PostgreSQL: where new due deliveries are announced. */
+    private readonly dueChannel?: string,
+  ) {
     this.insertEvents = new MultiRowStatement(dialect, EVENT_COLUMNS.map(() => null), (values) => `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES ${values}`);
+    this.insertKeyedEvents = new MultiRowStatement(dialect, EVENT_COLUMNS.map(() => null), (values) => `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES ${values}
+      ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id`);
     this.insertDeliveries = new MultiRowStatement(dialect, DELIVERY_COLUMNS.map(() => null), (values) => `INSERT INTO deliveries (${DELIVERY_COLUMNS.join(', ')}) VALUES ${values}`);
   }
 
@@ -105,27 +114,38 @@ export class EventRepo {
     this.writing = false;
   }
 
-  /** `insert` inside a transaction the caller holds (operational events written with the change they report). */
+  /**
+   * `insert` inside a transaction the caller holds (operational events written with the change they
+   * report). An idempotency key is settled by the unique index, not by looking first: of two
+   * processes publishing the same key at once, one writes the event and the other (its insert
+   * skipped on conflict) answers with that event, never a unique-violation error.
+   */
   async insertIn(trx: Kysely<Database>, items: readonly EventToInsert[], now: number): Promise<InsertedEvent[]> {
-    const out: InsertedEvent[] = [];
+    const out: (InsertedEvent | undefined)[] = new Array(items.length);
     // Row values in the column order above, flattened for the multi-row inserts (building rows
     // and flattening them afterwards was a tenth of a publish's CPU).
     const events: unknown[] = [];
-    const deliveries: unknown[] = [];
-    const seenKeys = new Map<string, InsertedEvent>();
-    const chained = await this.fifoEndpointsWithWork(trx, items);
-    let due = 0;
-    for (const { event, deliveries: planned } of items) {
+    // The first item of each idempotency key in this call; later ones answer as its duplicates.
+    const firstOfKey = new Map<string, number>();
+    const candidates: number[] = [];
+    for (const [i, { event }] of items.entries()) {
       if (event.idempotencyKey !== null) {
         const key = `${event.tenantId}\u0000${event.idempotencyKey}`;
-        const earlier = seenKeys.get(key) ?? (await this.findByIdempotencyKey(trx, event.tenantId, event.idempotencyKey));
-        if (earlier) {
-          out.push({ ...earlier, duplicate: true });
-          continue;
-        }
-        seenKeys.set(key, { event, deliveries: planned.length, duplicate: false });
+        if (firstOfKey.has(key)) continue;
+        firstOfKey.set(key, i);
       }
+      candidates.push(i);
       events.push(event.id, event.tenantId, event.type, event.payload, event.idempotencyKey, event.environment, event.createdAt);
+    }
+    let written = candidates;
+    if (firstOfKey.size === 0) await this.insertEvents.executeFlat(trx, events);
+    else written = await this.insertKeyed(trx, items, candidates, events, out);
+
+    const deliveries: unknown[] = [];
+    const chained = await this.fifoEndpointsWithWork(trx, written.map((i) => items[i]!));
+    let due = 0;
+    for (const i of written) {
+      const { event, deliveries: planned } = items[i]!;
       for (const d of planned) {
         // A delivery handed to this process's worker is written claimed, its lease due to expire.
         // A FIFO endpoint's delivery waits, unscheduled, behind its unfinished one; finishing
@@ -137,13 +157,36 @@ export class EventRepo {
         if (!lease) due++;
         if (d.ordered) chained.add(d.endpointId);
       }
-      out.push({ event, deliveries: planned.length, duplicate: false });
+      out[i] = { event, deliveries: planned.length, duplicate: false };
     }
-    await this.insertEvents.executeFlat(trx, events);
     await this.insertDeliveries.executeFlat(trx, deliveries);
     // Wakes idle workers in other processes; delivered only if this transaction commits.
-    if (this.dialect === 'postgres' && due > 0) await sql`SELECT pg_notify(${DUE_CHANNEL}, '')`.execute(trx);
-    return out;
+    if (due > 0) await notifyDue(trx, this.dueChannel);
+    return items.map(({ event }, i) => out[i] ?? { ...out[firstOfKey.get(`${event.tenantId}\u0000${event.idempotencyKey}`)!]!, duplicate: true });
+  }
+
+  /**
+   * Writes the candidate events, skipping those whose idempotency key is taken; answers the
+   * skipped ones (in `out`) with the event that holds the key, and returns the indexes written.
+   */
+  private async insertKeyed(
+    trx: Kysely<Database>, items: readonly EventToInsert[], candidates: readonly number[], events: readonly unknown[], out: (InsertedEvent | undefined)[],
+  ): Promise<number[]> {
+    const inserted = new Set((await this.insertKeyedEvents.executeFlat<Database, { id: string }>(trx, events)).map((r) => r.id));
+    const written: number[] = [];
+    for (const i of candidates) {
+      const { event } = items[i]!;
+      if (inserted.has(event.id)) {
+        written.push(i);
+        continue;
+      }
+      // On PostgreSQL the insert waited for the transaction holding the key and skipped once it
+      // committed; read committed shows that row to the next statement.
+      const earlier = await this.findByIdempotencyKey(trx, event.tenantId, event.idempotencyKey!);
+      if (!earlier) throw new Error(`event ${event.id}: its idempotency key conflicted, but no event holds it`);
+      out[i] = earlier;
+    }
+    return written;
   }
 
   async get(tenantId: string, id: string): Promise<WebhookEvent | undefined> {

@@ -45,12 +45,15 @@ export class MultiRowStatement {
     return out;
   }
 
-  /** Runs the statement over rows whose values are already flattened in column order, chunk by chunk. */
-  async executeFlat<DB>(db: Kysely<DB>, values: readonly unknown[]): Promise<void> {
+  /** Runs the statement over rows whose values are already flattened in column order, chunk by chunk; returns what they return. */
+  async executeFlat<DB, Row = unknown>(db: Kysely<DB>, values: readonly unknown[]): Promise<Row[]> {
     const width = this.columns.length;
+    const out: Row[] = [];
     for (const [start, size] of MultiRowStatement.spans(values.length / width)) {
-      await db.executeQuery(this.query(size, values.slice(start * width, (start + size) * width)));
+      const { rows } = await db.executeQuery(this.query<Row>(size, values.slice(start * width, (start + size) * width)));
+      for (const r of rows) out.push(r);
     }
+    return out;
   }
 
   /** The statement for `rows` rows, with their values flattened in column order (and any trailing parameter). */

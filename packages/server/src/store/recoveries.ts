@@ -3,7 +3,7 @@ import type { Recovery } from '../core/model.js';
 import type { DialectName } from './connect.js';
 import { toRecovery } from './rows.js';
 import type { Database } from './schema.js';
-import { DUE_CHANNEL } from './wake.js';
+import { notifyDue } from './wake.js';
 
 /**
  * Recovery jobs: re-queue an endpoint's failed deliveries in small batches, in the background,
@@ -11,7 +11,7 @@ import { DUE_CHANNEL } from './wake.js';
  * the job ends even if re-queued deliveries fail again, and each is re-queued at most once per job.
  */
 export class RecoveryRepo {
-  constructor(private readonly db: Kysely<Database>, private readonly dialect: DialectName) {}
+  constructor(private readonly db: Kysely<Database>, private readonly dialect: DialectName, private readonly dueChannel?: string) {}
 
   /** Queues a recovery, or returns the unfinished one for the same endpoint and `since` (`created` false). */
   async create(r: { id: string; tenantId: string; endpointId: string; since: number }, now: number): Promise<{ recovery: Recovery; created: boolean }> {
@@ -68,7 +68,7 @@ export class RecoveryRepo {
           .set((eb) => ({ status: 'retrying', next_attempt_at: now, attempt_limit: eb('attempt_count', '+', 1), updated_at: now }))
           .where('id', 'in', ids).where('status', '=', 'failed')
           .execute();
-        if (this.dialect === 'postgres') await sql`SELECT pg_notify(${DUE_CHANNEL}, '')`.execute(trx);
+        await notifyDue(trx, this.dueChannel);
       }
       const done = ids.length < batch;
       const res = await trx.updateTable('recoveries')

@@ -8,11 +8,14 @@ import type { Database } from './schema.js';
 export class TenantRepo {
   constructor(private readonly db: Kysely<Database>) {}
 
+  /**
+   * Creates the tenant, or answers `conflict` if its id is taken (by a deleted tenant too). The
+   * primary key decides, so two requests racing for one id get one 201 and one 409.
+   */
   async create(id: string, name: string, now: number): Promise<Tenant> {
-    const existing = await this.db.selectFrom('tenants').select('id').where('id', '=', id).executeTakeFirst();
-    if (existing) throw new HeraldError('conflict', `tenant "${id}" already exists`, [{ field: 'id', message: 'already in use' }]);
     const row = { id, name, created_at: now, deleted_at: null };
-    await this.db.insertInto('tenants').values(row).execute();
+    const res = await this.db.insertInto('tenants').values(row).onConflict((oc) => oc.column('id').doNothing()).executeTakeFirst();
+    if (Number(res.numInsertedOrUpdatedRows ?? 0) === 0) throw new HeraldError('conflict', `tenant "${id}" already exists`, [{ field: 'id', message: 'already in use' }]);
     return toTenant(row);
   }
 
@@ -29,8 +32,10 @@ export class TenantRepo {
   }
 
   /**
-   * Soft-deletes the tenant: its keys stop working, its endpoints are removed and its unfinished
-   * deliveries end as failed, all in one transaction. The delivery log stays until retention prunes it.
+   * Soft-deletes the tenant: its keys stop working, its endpoints are removed and every unfinished
+   * delivery ends as failed (parked ones of disabled endpoints and FIFO ones waiting their turn
+   * included, since nothing would ever schedule them), all in one transaction. The delivery log
+   * stays until retention prunes it.
    */
   async delete(id: string, now: number): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
@@ -42,7 +47,7 @@ export class TenantRepo {
         .updateTable('deliveries')
         .set({ status: 'failed', next_attempt_at: null, lease_owner: null, updated_at: now })
         .where('tenant_id', '=', id)
-        .where('next_attempt_at', 'is not', null)
+        .where('status', 'in', ['pending', 'retrying', 'delivering'])
         .execute();
       return true;
     });

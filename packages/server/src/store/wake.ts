@@ -1,8 +1,26 @@
+import { createHash } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import type { Database } from './schema.js';
 
-/** The PostgreSQL channel on which new due deliveries are announced (sent in the publishing transaction). */
-export const DUE_CHANNEL = 'herald_due';
+/**
+ * The PostgreSQL channel on which an installation's due deliveries are announced. One per schema:
+ * NOTIFY reaches every session of the database, so installations sharing one would wake each
+ * other. Channel names are identifiers (at most 63 bytes): a long schema name is hashed.
+ */
+export function dueChannel(schema: string): string {
+  const name = `herald_due_${schema}`;
+  return name.length <= 63 ? name : `herald_due_${createHash('sha256').update(schema).digest('hex').slice(0, 40)}`;
+}
+
+/**
+ * Wakes idle workers of this installation in other processes: sent inside the caller's
+ * transaction, so it is delivered only if that commits. No channel (SQLite, one process): nothing.
+ */
+export async function notifyDue(db: Kysely<Database>, channel: string | undefined): Promise<void> {
+  if (channel) await sql`SELECT pg_notify(${channel}, '')`.execute(db);
+}
 
 /**
  * Listens for due-delivery notifications on a dedicated connection (LISTEN cannot go through a
@@ -14,7 +32,10 @@ export class DueListener {
   private stopped = false;
   private retryTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly connectionString: string, private readonly schemaOption: string, private readonly onWake: () => void, private readonly logger: Logger) {}
+  constructor(
+    private readonly connectionString: string, private readonly schemaOption: string, private readonly onWake: () => void, private readonly logger: Logger,
+    private readonly channel: string,
+  ) {}
 
   async start(): Promise<void> {
     await this.connect(0);
@@ -32,7 +53,7 @@ export class DueListener {
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${DUE_CHANNEL}`);
+      await client.query(`LISTEN "${this.channel}"`);
       this.client = client;
       // Anything published while we were not listening is due now.
       if (failures > 0) this.onWake();

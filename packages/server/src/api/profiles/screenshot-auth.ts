@@ -68,11 +68,18 @@ export class ScreenshotAuth {
     return { user: sub, keyId: keyId ?? null };
   }
 
-  /** The verified `sub`, or null for anything expired, wrongly signed, unsigned (`alg: none`) or without a subject. */
+  /**
+   * The verified `sub`, or null for anything expired, wrongly signed, unsigned (`alg: none`) or
+   * without a subject. A token without `exp` would be valid forever (a leaked one could never be
+   * cut off short of changing the key): refused unless HERALD_JWT_ALLOW_NO_EXP.
+   */
   private async verifyJwt(token: string): Promise<string | null> {
     if (!this.key) return null;
     try {
-      const { payload } = await jwtVerify(token, this.key, { algorithms: this.algorithms, currentDate: new Date(this.api.clock.now()) });
+      const { payload } = await jwtVerify(token, this.key, {
+        algorithms: this.algorithms, currentDate: new Date(this.api.clock.now()),
+        requiredClaims: this.api.config.jwtAllowNoExp ? [] : ['exp'],
+      });
       return typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : null;
     } catch {
       return null;

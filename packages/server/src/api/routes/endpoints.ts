@@ -1,7 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { getProfile } from '../../core/profiles/index.js';
 import type { ApiContext } from '../context.js';
-import { parseTime, presentEndpoint, presentRecovery } from '../present.js';
+import { parseTime, presentEndpoint, presentListedEndpoint, presentRecovery } from '../present.js';
 import { errorResponses, Nullable, PageQuery, pageOf, TenantParams } from '../schemas.js';
 
 const tags = ['Endpoints'];
@@ -22,11 +22,11 @@ const fields = {
 
 export const endpointRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => async (app) => {
   app.get('/v1/tenants/:tid/endpoints', {
-    schema: { tags, summary: 'List endpoints', params: TenantParams, querystring: Type.Object(PageQuery), response: { 200: pageOf(Type.Ref('Endpoint')), ...errorResponses(401, 404) } },
+    schema: { tags, summary: 'List endpoints (custom header values masked)', params: TenantParams, querystring: Type.Object(PageQuery), response: { 200: pageOf(Type.Ref('Endpoint')), ...errorResponses(401, 404) } },
   }, async (req) => {
     const tid = await api.auth.tenantFor(req, req.params.tid);
     const page = await api.store.endpoints.list(tid, { cursor: req.query.cursor, limit: req.query.limit ?? 50 });
-    return { data: page.data.map(presentEndpoint), next_cursor: page.nextCursor };
+    return { data: page.data.map(presentListedEndpoint), next_cursor: page.nextCursor };
   });
 
   app.post('/v1/tenants/:tid/endpoints', {
@@ -60,7 +60,7 @@ export const endpointRoutes = (api: ApiContext): FastifyPluginAsyncTypebox => as
   });
 
   app.get('/v1/tenants/:tid/endpoints/:eid', {
-    schema: { tags, summary: 'Get an endpoint', params: Params, response: { 200: Type.Ref('Endpoint'), ...errorResponses(401, 404) } },
+    schema: { tags, summary: 'Get an endpoint, custom header values in full', params: Params, response: { 200: Type.Ref('Endpoint'), ...errorResponses(401, 404) } },
   }, async (req) => {
     const tid = await api.auth.tenantFor(req, req.params.tid);
     return presentEndpoint(await api.endpoints.get(tid, req.params.eid));
