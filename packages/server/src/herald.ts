@@ -58,7 +58,7 @@ export class Herald {
     const { config } = opts;
     const clock = opts.clock ?? systemClock;
     const logger = opts.logger ?? createLogger(config.logLevel);
-    const store = await Store.open(config.databaseUrl, { secrets: SecretBox.fromKey(config.encryptionKey) });
+    const store = await Store.open(config.databaseUrl, { secrets: SecretBox.fromKey(config.encryptionKey), logger: logger.child({ component: 'store' }) });
     // With a key set, secrets written before it are sealed now (idempotent; any process may do it).
     const sealed = await store.endpoints.sealPlaintextSecrets();
     if (sealed > 0) logger.info({ sealed }, 'encrypted endpoint secrets stored in the clear');
@@ -94,7 +94,10 @@ export class Herald {
       endpoints: new EndpointService(services),
       events: new EventService(services),
       deliveries: new DeliveryService(services),
-      ready: async () => ({ store: await store.ping(), worker: runWorker ? worker.isRunning : null }),
+      ready: async () => {
+        const r = await store.readiness();
+        return { store: r.ok, worker: runWorker ? worker.isRunning : null, ...(r.ok ? {} : { reason: r.reason }) };
+      },
     };
     const app = await buildApp(api, logger, opts.mounts ?? allMounts);
     await app.ready();
@@ -105,7 +108,8 @@ export class Herald {
       pruner.start();
       // Other processes (api role) publish too: on PostgreSQL they announce it with NOTIFY.
       if (store.listenConnection) {
-        listener = new DueListener(store.listenConnection.connectionString, store.listenConnection.options, () => worker.nudge(), logger.child({ component: 'listener' }));
+        const { connectionString, options } = store.listenConnection;
+        listener = new DueListener(connectionString, options, () => worker.nudge(), logger.child({ component: 'listener' }), store.availability);
         await listener.start();
       }
     }

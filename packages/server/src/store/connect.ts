@@ -1,12 +1,16 @@
 import { mkdirSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { threadEntry } from '../thread-entry.js';
+import { Availability } from './availability.js';
+import { guardPool, PG_SOCKET_OPTIONS, type QueryLimits } from './pg-connections.js';
 import { prepareRepeatedStatements } from './pg-prepared.js';
 import type { Database } from './schema.js';
+import { watchedDialect } from './watched-dialect.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -19,6 +23,10 @@ export interface DatabaseHandle {
   schema?: string;
   /** PostgreSQL only: how to open another connection like the pool's (for LISTEN). */
   listenConnection?: { connectionString: string; options: string };
+  /** Notices outages from any failed call and probes until the database is back. */
+  availability: Availability;
+  /** PostgreSQL: the statement timeout in force (none until `Store.open` has migrated). */
+  limits: QueryLimits;
 }
 
 export const DEFAULT_SQLITE_PATH = './data/herald.db';
@@ -45,16 +53,43 @@ function openPostgres(value: string): DatabaseHandle {
   // int8 → number: Herald's bigints are epoch milliseconds and counts, well inside 2^53.
   pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
   const connection = { connectionString: url.toString(), options: `-c search_path=${schema}` };
-  const pool = new pg.Pool({ ...connection, max: Number(process.env.HERALD_PG_POOL_SIZE ?? 10) });
+  const pool = new pg.Pool({ ...connection, ...PG_SOCKET_OPTIONS, max: Number(process.env.HERALD_PG_POOL_SIZE ?? 10) });
+  const limits: QueryLimits = { queryTimeoutMs: 0 };
+  const db: Kysely<Database> = new Kysely<Database>({ dialect: watchedDialect(new PostgresDialect({ pool }), (err, startedAt) => availability.report(err, startedAt)) });
+  const availability = new Availability(async () => {
+    await sql`SELECT 1`.execute(db);
+  });
+  // First, so that the prepared-statement wrapper below sends through the timed query.
+  guardPool(pool, limits, availability.report);
   // Off for poolers that cannot carry prepared statements (PgBouncer in transaction mode before 1.21).
   if (process.env.HERALD_PG_PREPARED_STATEMENTS !== 'false') prepareRepeatedStatements(pool);
   return {
-    db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+    db,
     dialect: 'postgres',
     location: `postgres ${url.hostname}:${url.port || 5432}${url.pathname} schema ${schema}`,
     schema,
     listenConnection: connection,
+    availability,
+    limits,
   };
+}
+
+/** Free space below which a SQLite store that failed to write is not tried again (a write that would only fail again). */
+export const SQLITE_PROBE_MIN_FREE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * SQLite is back when its disk has room again and a write goes through. Room must be checked
+ * apart: with a full disk, small writes can still succeed in WAL space freed by a rollback or a
+ * checkpoint while every larger one fails, so a write alone would call it back too early.
+ */
+async function probeSqlite(db: Kysely<Database>, file: string | null): Promise<void> {
+  if (file) {
+    const fs = await statfs(dirname(file));
+    if (fs.bavail * fs.bsize < SQLITE_PROBE_MIN_FREE_BYTES) throw new Error(`only ${fs.bavail * fs.bsize} bytes free on the database's disk`);
+  }
+  // Rewrites the header's user_version (unused by Herald) with its own value: a real write, changing nothing.
+  const { rows } = await sql<{ user_version: number }>`PRAGMA user_version`.execute(db);
+  await sql.raw(`PRAGMA user_version = ${Number(rows[0]?.user_version ?? 0)}`).execute(db);
 }
 
 function openSqlite(path: string): DatabaseHandle {
@@ -69,7 +104,9 @@ function openSqlite(path: string): DatabaseHandle {
   sqlite.pragma('busy_timeout = 5000');
   const checkpointer = inMemory ? null : startCheckpointer(sqlite, file);
   const database = withStatementCache(sqlite, () => checkpointer?.postMessage('close'));
-  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), dialect: 'sqlite', location: file };
+  const db: Kysely<Database> = new Kysely<Database>({ dialect: watchedDialect(new SqliteDialect({ database }), (err, startedAt) => availability.report(err, startedAt)) });
+  const availability = new Availability(() => probeSqlite(db, inMemory ? null : file));
+  return { db, dialect: 'sqlite', location: file, availability, limits: { queryTimeoutMs: 0 } };
 }
 
 /**

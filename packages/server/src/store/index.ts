@@ -1,7 +1,10 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
+import type { Logger } from 'pino';
 import { ApiKeyRepo } from './api-keys.js';
+import type { Availability } from './availability.js';
 import { openDatabase, type DialectName } from './connect.js';
+import { PG_QUERY_TIMEOUT_MS } from './pg-connections.js';
 import { DeliveryRepo } from './deliveries.js';
 import { EndpointRepo } from './endpoints.js';
 import { EventTypeRepo } from './event-types.js';
@@ -13,6 +16,7 @@ import { RecoveryRepo } from './recoveries.js';
 import { pruneEvents } from './retention.js';
 import type { Database } from './schema.js';
 import { TenantRepo } from './tenants.js';
+import { describeUnavailable } from './unavailable.js';
 
 export type { Page } from './page.js';
 export { MAX_PAGE_SIZE } from './page.js';
@@ -20,6 +24,8 @@ export type { ClaimedDelivery, Completion, DisabledEndpoint, HealthHooks } from 
 export type { DispatchEndpoint, EndpointPatch } from './endpoints.js';
 export type { AttemptLogEntry, DeliveryFilter, DeliveryStats, EndpointHealth } from './deliveries.js';
 export type { EventToInsert, InsertedEvent, PlannedDelivery } from './events.js';
+export type { Availability, Outage } from './availability.js';
+export { isUnavailable } from './unavailable.js';
 
 /** One handle on the database with a repository per resource. Dialect differences stay inside the repositories. */
 export class Store {
@@ -36,6 +42,8 @@ export class Store {
     readonly db: Kysely<Database>,
     readonly dialect: DialectName,
     readonly location: string,
+    /** Outages of this database as this process sees them (fed by every failed call on `db`). */
+    readonly availability: Availability,
     /** PostgreSQL: a connection like the pool's, for the due-delivery listener. */
     readonly listenConnection?: { connectionString: string; options: string },
     secrets: SecretBox = SecretBox.plaintext(),
@@ -50,16 +58,22 @@ export class Store {
     this.recoveries = new RecoveryRepo(db, dialect);
   }
 
-  /** Opens `DATABASE_URL` and brings its schema up to date. */
-  static async open(url: string | undefined, opts: { migrate?: boolean; secrets?: SecretBox } = {}): Promise<Store> {
+  /**
+   * Opens `DATABASE_URL` and brings its schema up to date. On PostgreSQL, statements then time out
+   * after `queryTimeoutMs` (default PG_QUERY_TIMEOUT_MS; 0 = never), migrations excepted.
+   */
+  static async open(url: string | undefined, opts: { migrate?: boolean; secrets?: SecretBox; logger?: Logger; queryTimeoutMs?: number } = {}): Promise<Store> {
     const handle = openDatabase(url);
     try {
       if (opts.migrate !== false) await migrateToLatest(handle.db, handle.schema);
     } catch (err) {
+      handle.availability.close();
       await handle.db.destroy();
       throw err;
     }
-    return new Store(handle.db, handle.dialect, handle.location, handle.listenConnection, opts.secrets);
+    handle.limits.queryTimeoutMs = opts.queryTimeoutMs ?? PG_QUERY_TIMEOUT_MS;
+    if (opts.logger) handle.availability.setLogger(opts.logger);
+    return new Store(handle.db, handle.dialect, handle.location, handle.availability, handle.listenConnection, opts.secrets);
   }
 
   /** Deletes events older than `cutoff` with their deliveries and attempts (retention); returns how many events went. */
@@ -68,15 +82,26 @@ export class Store {
   }
 
   async ping(): Promise<boolean> {
+    return (await this.readiness()).ok;
+  }
+
+  /**
+   * Whether the store can serve now, and if not, why. During a known outage this answers at once
+   * from what was seen (no call that could wait on a dead server); otherwise it asks the database.
+   */
+  async readiness(): Promise<{ ok: true } | { ok: false; reason: string }> {
+    const outage = this.availability.current;
+    if (outage) return { ok: false, reason: `database unavailable since ${new Date(outage.since).toISOString()}: ${outage.reason}` };
     try {
       await sql`SELECT 1`.execute(this.db);
-      return true;
-    } catch {
-      return false;
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, reason: `database check failed: ${describeUnavailable(err)}` };
     }
   }
 
   async close(): Promise<void> {
+    this.availability.close();
     await this.db.destroy();
   }
 }
