@@ -108,8 +108,7 @@ export class Herald {
       pruner.start();
       // Other processes (api role) publish too: on PostgreSQL they announce it with NOTIFY.
       if (store.listenConnection) {
-        const { connectionString, options } = store.listenConnection;
-        listener = new DueListener(connectionString, options, () => worker.nudge(), logger.child({ component: 'listener' }), store.availability);
+        listener = new DueListener(store.listenConnection, () => worker.nudge(), logger.child({ component: 'listener' }), store.availability);
         await listener.start();
       }
     }

@@ -1,15 +1,17 @@
+import { createServer, connect as connectTcp, type Socket } from 'node:net';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Herald } from '../src/herald.js';
 import { openDatabase } from '../src/store/connect.js';
-import { isUnavailable } from '../src/store/index.js';
+import { isUnavailable, Store } from '../src/store/index.js';
 import { startReceiver, testConfig } from './helpers.js';
 import { startCluster, withSchema, type PgCluster } from './pg-cluster.js';
 import { adminCall, serve } from './processes.js';
 
-// PostgreSQL restarted while Herald is idle (the failure in issue 21: every process exited). On
-// a cluster this file owns, so the restart disturbs no other test file.
+// PostgreSQL restarted while Herald is idle (the failure in issue 21: every process exited), and a
+// connection that stops answering. On a cluster this file owns, so the restart disturbs no other
+// test file.
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let cluster: PgCluster;
@@ -101,4 +103,69 @@ describe('PostgreSQL restarted while idle', () => {
       await db.destroy();
     }
   }, 60_000);
+});
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of the cluster that can turn into a black hole, as a failover
+ * can to connections to the old primary: bytes are swallowed and nothing is ever answered, no
+ * reset either. New connections are accepted and swallowed the same way. `thaw` ends that for new
+ * connections (the swallowed ones stay dead).
+ */
+async function blackHoleProxy(target: number) {
+  let frozen = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    sockets.add(client);
+    client.on('error', () => {});
+    client.on('close', () => sockets.delete(client));
+    if (frozen) return client.on('data', () => {});
+    const upstream = connectTcp(target, '127.0.0.1');
+    sockets.add(upstream);
+    upstream.on('error', () => client.destroy());
+    upstream.on('close', () => sockets.delete(upstream));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.on('data', (d) => void (frozen || upstream.write(d)));
+    upstream.on('data', (d) => void (frozen || client.write(d)));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as { port: number }).port,
+    freeze: () => void (frozen = true),
+    thaw: () => void (frozen = false),
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+describe('PostgreSQL that stops answering', () => {
+  it('a statement or a connection attempt into a black hole fails in bounded time as unavailable, and the pool recovers with new connections', async () => {
+    const proxy = await blackHoleProxy(Number(new URL(cluster.url).port));
+    const url = new URL(withSchema(cluster.url, 'black_hole'));
+    url.port = String(proxy.port);
+    const store = await Store.open(url.toString(), { connectTimeoutMs: 500, queryTimeoutMs: 500 });
+    const timed = async () => {
+      const started = Date.now();
+      const err = await sql`SELECT 1`.execute(store.db).then(() => null, (e: unknown) => e);
+      return { err, ms: Date.now() - started };
+    };
+    try {
+      await sql`SELECT 1`.execute(store.db);
+      proxy.freeze();
+      // On the pooled connection: the statement timeout. Then a new connection: the connect timeout.
+      for (const { err, ms } of [await timed(), await timed()]) {
+        expect(isUnavailable(err), String(err)).toBe(true);
+        expect(ms).toBeLessThan(3000);
+      }
+      expect(store.availability.isUp).toBe(false);
+      proxy.thaw();
+      await until('the store to see the database back', () => store.availability.isUp);
+      expect((await sql<{ one: number }>`SELECT 1 AS one`.execute(store.db)).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await store.close();
+      await proxy.close();
+    }
+  }, 30_000);
 });

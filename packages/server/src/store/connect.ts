@@ -7,7 +7,7 @@ import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { threadEntry } from '../thread-entry.js';
 import { Availability } from './availability.js';
-import { guardPool, PG_SOCKET_OPTIONS, type QueryLimits } from './pg-connections.js';
+import { guardPool, PG_CONNECT_TIMEOUT_MS, PG_KEEPALIVE_DELAY_MS, type PgConnectionOptions, type QueryLimits } from './pg-connections.js';
 import { prepareRepeatedStatements } from './pg-prepared.js';
 import type { Database } from './schema.js';
 import { watchedDialect } from './watched-dialect.js';
@@ -22,7 +22,7 @@ export interface DatabaseHandle {
   /** PostgreSQL schema holding Herald's tables (from `?schema=`); undefined on SQLite. */
   schema?: string;
   /** PostgreSQL only: how to open another connection like the pool's (for LISTEN). */
-  listenConnection?: { connectionString: string; options: string };
+  listenConnection?: PgConnectionOptions;
   /** Notices outages from any failed call and probes until the database is back. */
   availability: Availability;
   /** PostgreSQL: the statement timeout in force (none until `Store.open` has migrated). */
@@ -31,11 +31,16 @@ export interface DatabaseHandle {
 
 export const DEFAULT_SQLITE_PATH = './data/herald.db';
 
+export interface OpenOptions {
+  /** PostgreSQL: how long to wait for a connection (new, or free in the pool), ms; default PG_CONNECT_TIMEOUT_MS. */
+  connectTimeoutMs?: number;
+}
+
 /** `DATABASE_URL` → connection. Unset = the embedded SQLite file `./data/herald.db`. */
-export function openDatabase(url: string | undefined): DatabaseHandle {
+export function openDatabase(url: string | undefined, opts: OpenOptions = {}): DatabaseHandle {
   const value = url?.trim() || `sqlite:${DEFAULT_SQLITE_PATH}`;
   if (value.startsWith('sqlite:')) return openSqlite(value.replace(/^sqlite:(\/\/)?/, ''));
-  if (/^postgres(ql)?:\/\//.test(value)) return openPostgres(value);
+  if (/^postgres(ql)?:\/\//.test(value)) return openPostgres(value, opts);
   throw new Error(`DATABASE_URL must start with "sqlite:" or "postgres://" (got "${value.split(':')[0]}:…")`);
 }
 
@@ -45,15 +50,19 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
  * `postgres://user@host:5432/db?schema=name`. The schema (default `public`) is set as the search
  * path of every connection, so one database can hold several Herald installations (and tests).
  */
-function openPostgres(value: string): DatabaseHandle {
+function openPostgres(value: string, opts: OpenOptions): DatabaseHandle {
   const url = new URL(value);
   const schema = url.searchParams.get('schema') ?? 'public';
   url.searchParams.delete('schema');
   if (!SCHEMA_NAME.test(schema)) throw new Error(`DATABASE_URL: schema must match ${SCHEMA_NAME} (got "${schema}")`);
   // int8 → number: Herald's bigints are epoch milliseconds and counts, well inside 2^53.
   pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
-  const connection = { connectionString: url.toString(), options: `-c search_path=${schema}` };
-  const pool = new pg.Pool({ ...connection, ...PG_SOCKET_OPTIONS, max: Number(process.env.HERALD_PG_POOL_SIZE ?? 10) });
+  // A bounded wait for every connection, and TCP keepalive so a silently dead peer is noticed.
+  const connection: PgConnectionOptions = {
+    connectionString: url.toString(), options: `-c search_path=${schema}`,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? PG_CONNECT_TIMEOUT_MS, keepAlive: true, keepAliveInitialDelayMillis: PG_KEEPALIVE_DELAY_MS,
+  };
+  const pool = new pg.Pool({ ...connection, max: Number(process.env.HERALD_PG_POOL_SIZE ?? 10) });
   const limits: QueryLimits = { queryTimeoutMs: 0 };
   const db: Kysely<Database> = new Kysely<Database>({ dialect: watchedDialect(new PostgresDialect({ pool }), (err, startedAt) => availability.report(err, startedAt)) });
   const availability = new Availability(async () => {

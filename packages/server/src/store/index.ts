@@ -3,8 +3,8 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { ApiKeyRepo } from './api-keys.js';
 import type { Availability } from './availability.js';
-import { openDatabase, type DialectName } from './connect.js';
-import { PG_QUERY_TIMEOUT_MS } from './pg-connections.js';
+import { openDatabase, type DialectName, type OpenOptions } from './connect.js';
+import { PG_QUERY_TIMEOUT_MS, type PgConnectionOptions } from './pg-connections.js';
 import { DeliveryRepo } from './deliveries.js';
 import { EndpointRepo } from './endpoints.js';
 import { EventTypeRepo } from './event-types.js';
@@ -45,7 +45,7 @@ export class Store {
     /** Outages of this database as this process sees them (fed by every failed call on `db`). */
     readonly availability: Availability,
     /** PostgreSQL: a connection like the pool's, for the due-delivery listener. */
-    readonly listenConnection?: { connectionString: string; options: string },
+    readonly listenConnection?: PgConnectionOptions,
     secrets: SecretBox = SecretBox.plaintext(),
   ) {
     this.tenants = new TenantRepo(db);
@@ -62,8 +62,8 @@ export class Store {
    * Opens `DATABASE_URL` and brings its schema up to date. On PostgreSQL, statements then time out
    * after `queryTimeoutMs` (default PG_QUERY_TIMEOUT_MS; 0 = never), migrations excepted.
    */
-  static async open(url: string | undefined, opts: { migrate?: boolean; secrets?: SecretBox; logger?: Logger; queryTimeoutMs?: number } = {}): Promise<Store> {
-    const handle = openDatabase(url);
+  static async open(url: string | undefined, opts: OpenOptions & { migrate?: boolean; secrets?: SecretBox; logger?: Logger; queryTimeoutMs?: number } = {}): Promise<Store> {
+    const handle = openDatabase(url, opts);
     try {
       if (opts.migrate !== false) await migrateToLatest(handle.db, handle.schema);
     } catch (err) {

@@ -7,8 +7,15 @@ export const PG_QUERY_TIMEOUT_MS = 30_000;
 /** Idle time after which TCP keepalive probes start, so a silently dead peer is eventually noticed. */
 export const PG_KEEPALIVE_DELAY_MS = 10_000;
 
-/** Connection settings every Herald connection to PostgreSQL shares (the pool's and the listener's). */
-export const PG_SOCKET_OPTIONS = { connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS, keepAlive: true, keepAliveInitialDelayMillis: PG_KEEPALIVE_DELAY_MS };
+/** How to open a connection like the pool's (the listener's); `connectionTimeoutMillis` bounds the wait. */
+export interface PgConnectionOptions {
+  connectionString: string;
+  /** `-c search_path=…` */
+  options: string;
+  connectionTimeoutMillis: number;
+  keepAlive: boolean;
+  keepAliveInitialDelayMillis: number;
+}
 
 /** Changed at run time: statements get no timeout while migrations run (a migration, or waiting for another process's, may be long). */
 export interface QueryLimits {

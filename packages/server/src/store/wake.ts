@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Availability } from './availability.js';
-import { PG_SOCKET_OPTIONS } from './pg-connections.js';
+import type { PgConnectionOptions } from './pg-connections.js';
 
 /** The PostgreSQL channel on which new due deliveries are announced (sent in the publishing transaction). */
 export const DUE_CHANNEL = 'herald_due';
@@ -25,8 +25,7 @@ export class DueListener {
   private unsubscribe: (() => void) | null = null;
 
   constructor(
-    private readonly connectionString: string,
-    private readonly schemaOption: string,
+    private readonly connection: PgConnectionOptions,
     private readonly onWake: () => void,
     private readonly logger: Logger,
     private readonly availability?: Availability,
@@ -45,7 +44,7 @@ export class DueListener {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    const client = new pg.Client({ connectionString: this.connectionString, options: this.schemaOption, ...PG_SOCKET_OPTIONS });
+    const client = new pg.Client(this.connection);
     client.on('notification', () => this.onWake());
     client.on('error', (err) => {
       // The store logs the outage once; this connection's own errors are detail.
