@@ -697,7 +697,7 @@ export class DeliveryWorker implements FreshDeliveries {
         // results for when it is back. Otherwise the leases will expire and the deliveries be
         // attempted again: at-least-once, never lost.
         if (!written && isUnavailable(err)) this.hold(batch);
-        else this.opts.logger.error({ err, count: batch.length }, 'writing delivery results failed');
+        else this.storeFailed(err, `writing ${batch.length} delivery results failed`);
       }
       this.checkIdle();
     });
@@ -713,6 +713,9 @@ export class DeliveryWorker implements FreshDeliveries {
     }
     this.pending = all;
     this.pendingTroubles = all.filter((c) => c.signal.kind !== 'ok').length;
+    // Normally the outage's end writes them; if the store already sees the database back (this
+    // call began before it was), try again shortly instead.
+    if (this.opts.store.availability.isUp && !this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), 250);
   }
 
   private checkIdle(): void {
