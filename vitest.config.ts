@@ -14,7 +14,7 @@ const storeIndependent = ['packages/server/test/core.test.ts', 'packages/server/
   'packages/server/test/sqlite-store.test.ts', 'packages/server/test/unavailable.test.ts'];
 /** Several processes on one database, or a PostgreSQL server of the test's own: PostgreSQL only. */
 const postgresOnly = ['packages/server/test/scale-out.test.ts', 'packages/server/test/pg-prepared.test.ts',
-  'packages/server/test/db-outage.test.ts', 'packages/server/test/db-restart.test.ts'];
+  'packages/server/test/db-outage.test.ts', 'packages/server/test/db-faults.test.ts'];
 /** SQLite on a small filesystem of the test's own: SQLite only. */
 const sqliteOnly = ['packages/server/test/sqlite-full-disk.test.ts'];
 

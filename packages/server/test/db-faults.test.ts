@@ -5,13 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Herald } from '../src/herald.js';
 import { openDatabase } from '../src/store/connect.js';
 import { isUnavailable, Store } from '../src/store/index.js';
-import { startReceiver, testConfig } from './helpers.js';
+import { ADMIN_KEY, startReceiver, testConfig } from './helpers.js';
 import { startCluster, withSchema, type PgCluster } from './pg-cluster.js';
 import { adminCall, serve } from './processes.js';
 
-// PostgreSQL restarted while Herald is idle (the failure in issue 21: every process exited), and a
-// connection that stops answering. On a cluster this file owns, so the restart disturbs no other
-// test file.
+// PostgreSQL faults one at a time: a restart while Herald is idle (the failure in issue 21: every
+// process exited), a connection that stops answering, and a COMMIT whose answer is lost. On a
+// cluster this file owns, so none of it disturbs another test file.
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let cluster: PgCluster;
@@ -106,13 +106,18 @@ describe('PostgreSQL restarted while idle', () => {
 });
 
 /**
- * A TCP proxy on 127.0.0.1 in front of the cluster that can turn into a black hole, as a failover
- * can to connections to the old primary: bytes are swallowed and nothing is ever answered, no
- * reset either. New connections are accepted and swallowed the same way. `thaw` ends that for new
- * connections (the swallowed ones stay dead).
+ * A TCP proxy on 127.0.0.1 in front of the cluster that can fail as networks do. `freeze` turns it
+ * into a black hole, as a failover can to connections to the old primary: bytes are swallowed and
+ * nothing is ever answered, no reset either, and new connections are accepted and swallowed the
+ * same way; `thaw` ends that for new connections (the swallowed ones stay dead).
+ * `cutAfterNextCommit` lets the next COMMIT reach the server and, once the server has answered,
+ * drops the client's connection without passing the answer on: a commit whose outcome the client
+ * cannot know.
  */
-async function blackHoleProxy(target: number) {
+async function faultProxy(target: number) {
   let frozen = false;
+  let cutArmed = false;
+  let cuts = 0;
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     sockets.add(client);
@@ -125,14 +130,34 @@ async function blackHoleProxy(target: number) {
     upstream.on('close', () => sockets.delete(upstream));
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
-    client.on('data', (d) => void (frozen || upstream.write(d)));
-    upstream.on('data', (d) => void (frozen || client.write(d)));
+    let cutting = false;
+    client.on('data', (d) => {
+      if (frozen) return;
+      // Kysely sends COMMIT as a simple query: 'Q', length, "commit\0".
+      if (cutArmed && d.includes('commit\u0000')) {
+        cutArmed = false;
+        cutting = true;
+      }
+      upstream.write(d);
+    });
+    upstream.on('data', (d) => {
+      if (frozen) return;
+      if (cutting) {
+        cuts++;
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      client.write(d);
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as { port: number }).port,
     freeze: () => void (frozen = true),
     thaw: () => void (frozen = false),
+    cutAfterNextCommit: () => void (cutArmed = true),
+    cuts: () => cuts,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise((r) => server.close(r));
@@ -140,12 +165,17 @@ async function blackHoleProxy(target: number) {
   };
 }
 
-describe('PostgreSQL that stops answering', () => {
+/** The cluster's URL with `schema`, through `proxy`. */
+const viaProxy = (proxy: { port: number }, schema: string) => {
+  const url = new URL(withSchema(cluster.url, schema));
+  url.port = String(proxy.port);
+  return url.toString();
+};
+
+describe('PostgreSQL connections that fail mid-way', () => {
   it('a statement or a connection attempt into a black hole fails in bounded time as unavailable, and the pool recovers with new connections', async () => {
-    const proxy = await blackHoleProxy(Number(new URL(cluster.url).port));
-    const url = new URL(withSchema(cluster.url, 'black_hole'));
-    url.port = String(proxy.port);
-    const store = await Store.open(url.toString(), { connectTimeoutMs: 500, queryTimeoutMs: 500 });
+    const proxy = await faultProxy(Number(new URL(cluster.url).port));
+    const store = await Store.open(viaProxy(proxy, 'black_hole'), { connectTimeoutMs: 500, queryTimeoutMs: 500 });
     const timed = async () => {
       const started = Date.now();
       const err = await sql`SELECT 1`.execute(store.db).then(() => null, (e: unknown) => e);
@@ -165,6 +195,68 @@ describe('PostgreSQL that stops answering', () => {
       expect((await sql<{ one: number }>`SELECT 1 AS one`.execute(store.db)).rows).toEqual([{ one: 1 }]);
     } finally {
       await store.close();
+      await proxy.close();
+    }
+  }, 30_000);
+
+  it('a publish whose COMMIT went unanswered is a 503; retried with its idempotency key it is the one event committed, neither lost nor doubled', async () => {
+    const proxy = await faultProxy(Number(new URL(cluster.url).port));
+    const herald = await Herald.create({ config: testConfig(viaProxy(proxy, 'commit_unknown')), startWorker: false, logger: pino({ level: 'silent' }) });
+    const call = async (method: string, url: string, body?: unknown) => {
+      const res = await herald.app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${ADMIN_KEY}` }, ...(body === undefined ? {} : { payload: body as object }) });
+      return { status: res.statusCode, body: res.json(), headers: res.headers };
+    };
+    try {
+      expect((await call('POST', '/v1/tenants', { id: 'cu', name: 'Commit unknown' })).status).toBe(201);
+      expect((await call('POST', '/v1/tenants/cu/endpoints', { url: 'http://127.0.0.1:9/' })).status).toBe(201);
+      const event = { type: 'cu.test', data: { n: 1 }, idempotency_key: 'once' };
+      proxy.cutAfterNextCommit();
+      const first = await call('POST', '/v1/tenants/cu/events', event);
+      expect(proxy.cuts()).toBe(1);
+      // The server committed, the client cannot know: not a 202, not a 500, but "retry".
+      expect(first).toMatchObject({ status: 503, body: { error: { code: 'unavailable' } }, headers: { 'retry-after': '2' } });
+      const again = await call('POST', '/v1/tenants/cu/events', event);
+      expect(again.status).toBe(202);
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      const events = await call('GET', '/v1/tenants/cu/events');
+      expect(events.body.data.map((e: { id: string }) => e.id)).toEqual([again.body.id]);
+    } finally {
+      await herald.close();
+      await proxy.close();
+    }
+  }, 30_000);
+
+  it('a batch of results whose COMMIT went unanswered is written again when the database answers, changing nothing: one attempt row, one request, no error', async () => {
+    const proxy = await faultProxy(Number(new URL(cluster.url).port));
+    const receiver = await startReceiver({ status: 200, delayMs: 300 });
+    const lines: string[] = [];
+    const herald = await Herald.create({
+      config: testConfig(viaProxy(proxy, 'results_unknown'), { deliveryThreads: 0 }), startWorker: true,
+      logger: pino({ level: 'info' }, { write: (l: string) => void lines.push(l) }),
+    });
+    const call = async (method: string, url: string, body?: unknown) => {
+      const res = await herald.app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${ADMIN_KEY}` }, ...(body === undefined ? {} : { payload: body as object }) });
+      return { status: res.statusCode, body: res.json() };
+    };
+    try {
+      expect((await call('POST', '/v1/tenants', { id: 'ru', name: 'Results unknown' })).status).toBe(201);
+      expect((await call('POST', '/v1/tenants/ru/endpoints', { url: receiver.url })).status).toBe(201);
+      const { body: event } = await call('POST', '/v1/tenants/ru/events', { type: 'ru.test', data: {} });
+      await receiver.waitFor(1);
+      // The attempt is in flight (the receiver answers in 300 ms): the next COMMIT is its result's.
+      proxy.cutAfterNextCommit();
+      await until('the result to be written', async () => (await call('GET', `/v1/tenants/ru/deliveries?event_id=${event.id}`)).body.data[0]?.status === 'delivered');
+      expect(proxy.cuts()).toBe(1);
+      // Written once (the first COMMIT), then again after the outage it caused: nothing changed.
+      await until('the held results to be written again', () => lines.some((l) => l.includes('wrote the delivery results held')));
+      const delivery = (await call('GET', `/v1/tenants/ru/deliveries?event_id=${event.id}`)).body.data[0];
+      const detail = await call('GET', `/v1/tenants/ru/deliveries/${delivery.id}`);
+      expect(detail.body.attempts).toHaveLength(1);
+      expect(receiver.requests).toHaveLength(1);
+      expect(lines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((m) => m.level >= 50)).toEqual([]);
+    } finally {
+      await herald.close();
+      await receiver.close();
       await proxy.close();
     }
   }, 30_000);
