@@ -7,7 +7,6 @@ import { openDatabase } from '../src/store/connect.js';
 import { isUnavailable, Store } from '../src/store/index.js';
 import { ADMIN_KEY, startReceiver, testConfig } from './helpers.js';
 import { startCluster, withSchema, type PgCluster } from './pg-cluster.js';
-import { adminCall, serve } from './processes.js';
 
 // PostgreSQL faults one at a time: a restart while Herald is idle (the failure in issue 21: every
 // process exited), a connection that stops answering, and a COMMIT whose answer is lost. On a
@@ -31,22 +30,28 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, timeout
   return Date.now() - started;
 }
 
-const ready = async (url: string) => (await fetch(`${url}/ready`).catch(() => null))?.status === 200;
 
 describe('PostgreSQL restarted while idle', () => {
   it('the listener comes back: a publish after the restart is delivered within a second, not at the next poll', async () => {
     const url = withSchema(cluster.url, 'idle_listen');
     const receiver = await startReceiver();
-    // The API in its own process; the worker in this one, polling only once a minute, so only a
-    // notification (or the wake-up the listener gives when it is back) can bring a delivery quickly.
-    const api = await serve('api', { DATABASE_URL: url });
-    const worker = await Herald.create({ config: testConfig(url, { deliveryThreads: 0 }), startWorker: true, worker: { pollIntervalMs: 60_000 }, logger: pino({ level: 'silent' }) });
+    // An API-only Herald and a worker-only one (each with its own pool), the worker polling only
+    // once a minute: only a notification, or the wake-up the listener gives when it is back, can
+    // bring a delivery quickly. (db-outage.test.ts runs them as separate processes.)
+    const silent = pino({ level: 'silent' });
+    const api = await Herald.create({ config: testConfig(url), startWorker: false, logger: silent });
+    const worker = await Herald.create({ config: testConfig(url, { deliveryThreads: 0 }), startWorker: true, worker: { pollIntervalMs: 60_000 }, logger: silent });
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await api.app.inject({ method: method as 'GET', url: path, headers: { authorization: `Bearer ${ADMIN_KEY}` }, ...(body === undefined ? {} : { payload: body as object }) });
+      if (res.statusCode >= 300) throw new Error(`${method} ${path}: ${res.statusCode} ${res.body}`);
+      return res;
+    };
     try {
-      await adminCall(api.url!, 'POST', '/v1/tenants', { id: 'idle', name: 'Idle' });
-      await adminCall(api.url!, 'POST', '/v1/tenants/idle/endpoints', { url: receiver.url });
+      await call('POST', '/v1/tenants', { id: 'idle', name: 'Idle' });
+      await call('POST', '/v1/tenants/idle/endpoints', { url: receiver.url });
       const publish = async () => {
         const sent = Date.now();
-        await adminCall(api.url!, 'POST', '/v1/tenants/idle/events', { type: 'idle.test', data: {} });
+        await call('POST', '/v1/tenants/idle/events', { type: 'idle.test', data: {} });
         const n = receiver.requests.length + 1;
         await receiver.waitFor(n, 5_000);
         return receiver.requests[n - 1]!.at - sent;
@@ -56,18 +61,16 @@ describe('PostgreSQL restarted while idle', () => {
 
       await cluster.stop('fast');
       await cluster.start();
-      const back = Date.now();
-      const readyMs = await until('the API process to be ready', () => ready(api.url!));
+      const readyMs = await until('the API to be ready', async () => (await api.app.inject({ method: 'GET', url: '/ready' })).statusCode === 200);
       await until('the worker to see the database back', () => worker.store.availability.isUp);
       // Past the wake-up the worker gives itself when the database is back: from here only the listener can wake it.
       await sleep(1000);
       const after = await publish();
       console.log(`idle restart: /ready 200 ${readyMs} ms after the database was back; delivery ${before} ms after publish before the restart, ${after} ms after it`);
       expect(after).toBeLessThan(1000);
-      expect(api.proc.exitCode).toBeNull();
-      expect(back).toBeGreaterThan(0);
     } finally {
       await worker.close();
+      await api.close();
       await receiver.close();
     }
   }, 60_000);
