@@ -12,9 +12,13 @@ process.env.HERALD_TEST_RUN ??= `${Math.floor(Date.now() / 1000)}_${randomBytes(
 const storeIndependent = ['packages/server/test/core.test.ts', 'packages/server/test/cli.test.ts', 'packages/server/test/bench-smoke.test.ts',
   'packages/server/test/transport.test.ts', 'packages/server/test/multi-row.test.ts',
   'packages/server/test/sqlite-store.test.ts', 'packages/server/test/config.test.ts', 'packages/server/test/event-schema-core.test.ts',
-  'packages/server/test/signature-vectors.test.ts', 'packages/server/test/packaging.test.ts', 'packages/sdk/test/**'];
-/** Several processes on one database: PostgreSQL only. */
-const postgresOnly = ['packages/server/test/scale-out.test.ts', 'packages/server/test/pg-prepared.test.ts'];
+  'packages/server/test/signature-vectors.test.ts', 'packages/server/test/packaging.test.ts', 'packages/sdk/test/**',
+  'packages/server/test/unavailable.test.ts'];
+/** Several processes on one database, or a PostgreSQL server of the test's own: PostgreSQL only. */
+const postgresOnly = ['packages/server/test/scale-out.test.ts', 'packages/server/test/pg-prepared.test.ts',
+  'packages/server/test/db-outage.test.ts', 'packages/server/test/db-faults.test.ts'];
+/** SQLite on a small filesystem of the test's own: SQLite only. */
+const sqliteOnly = ['packages/server/test/sqlite-full-disk.test.ts'];
 
 export default defineConfig({
   test: {
@@ -31,7 +35,7 @@ export default defineConfig({
         test: {
           name: 'postgres',
           include: ['packages/*/test/**/*.test.ts'],
-          exclude: storeIndependent,
+          exclude: [...storeIndependent, ...sqliteOnly],
           env: { HERALD_TEST_STORE: 'postgres' },
           globalSetup: ['packages/server/test/pg-setup.ts'],
         },

@@ -107,7 +107,10 @@ export class Herald {
       endpoints: new EndpointService(services),
       events: new EventService(services),
       deliveries: new DeliveryService(services),
-      ready: async () => ({ store: await store.ping(), worker: runWorker ? worker.isRunning : null }),
+      ready: async () => {
+        const r = await store.readiness();
+        return { store: r.ok, worker: runWorker ? worker.isRunning : null, ...(r.ok ? {} : { reason: r.reason }) };
+      },
     };
     const app = await buildApp(api, logger, opts.mounts ?? allMounts, { requestTimeoutMs: opts.requestTimeoutMs });
     await app.ready();
@@ -118,8 +121,7 @@ export class Herald {
       pruner.start();
       // Other processes (api role) publish too: on PostgreSQL they announce it with NOTIFY.
       if (store.listenConnection) {
-        const { connectionString, options, channel } = store.listenConnection;
-        listener = new DueListener(connectionString, options, () => worker.nudge(), logger.child({ component: 'listener' }), channel);
+        listener = new DueListener(store.listenConnection, () => worker.nudge(), logger.child({ component: 'listener' }), store.availability);
         await listener.start();
       }
     }

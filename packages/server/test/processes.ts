@@ -46,6 +46,8 @@ export interface Served {
   proc: ChildProcess;
   /** The API's base URL (not for `--role worker`). */
   url?: string;
+  /** Everything it has written to stdout and stderr so far (its JSON log lines; the last MB). */
+  output(): string;
 }
 
 /** Starts `herald serve --role …`; resolves once it reports it is running (with its URL when it serves the API). */
@@ -57,19 +59,21 @@ export function serve(role: 'all' | 'api' | 'worker', env: Record<string, string
   procs.push(proc);
   return new Promise((resolvePromise, reject) => {
     let out = '';
+    let started = false;
     const timer = setTimeout(() => reject(new Error(`${role} did not start:\n${out}`)), 20_000);
     const onData = (c: Buffer) => {
       out += c.toString();
+      if (out.length > 2_000_000) out = out.slice(-1_000_000);
+      if (started) return;
       const url = /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1];
       if (url || (role === 'worker' && /Herald worker running/.test(out))) {
+        started = true;
         clearTimeout(timer);
-        proc.stdout!.removeAllListeners('data');
-        proc.stdout!.resume();
-        resolvePromise({ proc, url });
+        resolvePromise({ proc, url, output: () => out });
       }
     };
     proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    proc.stderr!.on('data', onData);
     proc.once('exit', (code) => reject(new Error(`${role} exited with ${code}:\n${out}`)));
   });
 }
@@ -92,12 +96,15 @@ export async function adminCall(apiUrl: string, method: string, path: string, bo
 /** Counts each delivery (path + webhook-id) as it arrives; answers 200 after `delayMs`. */
 export async function countingReceiver(delayMs = 0) {
   const seen = new Map<string, number>();
+  /** When each request arrived (ms since the epoch), in order. */
+  const arrivals: number[] = [];
   let waiters: (() => void)[] = [];
   const server = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
       const key = `${req.url} ${req.headers['webhook-id']}`;
       seen.set(key, (seen.get(key) ?? 0) + 1);
+      arrivals.push(Date.now());
       for (const w of waiters.splice(0)) w();
       if (delayMs) setTimeout(() => res.end('ok'), delayMs);
       else res.end('ok');
@@ -116,6 +123,7 @@ export async function countingReceiver(delayMs = 0) {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     stats,
+    arrivals,
     async waitForUnique(n: number, timeoutMs: number) {
       const deadline = Date.now() + timeoutMs;
       while (seen.size < n) {

@@ -40,7 +40,7 @@ it('SQLite: a failing checkpoint is logged', async () => {
   dirs.push(dir);
   const file = join(dir, 'herald.db');
   const warnings: unknown[] = [];
-  const logger = { warn: (obj: unknown) => void warnings.push(obj), error: (obj: unknown) => void warnings.push(obj) };
+  const logger = { info: () => undefined, warn: (obj: unknown) => void warnings.push(obj), error: (obj: unknown) => void warnings.push(obj) };
   const store = await Store.open(`sqlite:${file}`, { logger });
   try {
     await sql`CREATE TABLE filler (b BLOB)`.execute(store.db);

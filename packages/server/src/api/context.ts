@@ -12,6 +12,6 @@ export interface ApiContext extends ServiceContext {
   endpoints: EndpointService;
   events: EventService;
   deliveries: DeliveryService;
-  /** Readiness: store reachable and (when this process delivers) the worker running. */
-  ready: () => Promise<{ store: boolean; worker: boolean | null }>;
+  /** Readiness: store reachable and (when this process delivers) the worker running; `reason` says why not. */
+  ready: () => Promise<{ store: boolean; worker: boolean | null; reason?: string }>;
 }

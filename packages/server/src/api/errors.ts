@@ -1,6 +1,10 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { coerceError, ERROR_CODES, HeraldError, type ErrorCode } from '../core/errors.js';
+import { isUnavailable } from '../store/index.js';
 import { describeIssue } from './validation.js';
+
+/** What a 503 asks clients to wait: a little more than a process takes to see its database back (a probe every 0.5 s at most). */
+export const RETRY_AFTER_SECONDS = 2;
 
 /**
  * Maps anything a route throws to a HeraldError: ours as they are, fastify's validation and
@@ -12,6 +16,10 @@ export function toHeraldError(err: unknown, req: FastifyRequest): HeraldError {
   if (e.validation) {
     const details = (e.validation as Parameters<typeof describeIssue>[0][]).map((i) => describeIssue(i, e.validationContext ?? 'body'));
     return new HeraldError('validation_error', details[0]?.message ?? 'invalid request', details);
+  }
+  // Not logged here: the store logs an outage once, not once per request.
+  if (isUnavailable(e)) {
+    return new HeraldError('unavailable', `The database is unavailable; retry in ${RETRY_AFTER_SECONDS} s.`, undefined, { retryAfterSeconds: RETRY_AFTER_SECONDS });
   }
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -34,9 +42,14 @@ export function toHeraldError(err: unknown, req: FastifyRequest): HeraldError {
   return new HeraldError('internal');
 }
 
+/** `Retry-After` for errors that say when to come back (429 rate limited, 503 unavailable), on every surface. */
+export function setRetryAfter(h: HeraldError, reply: FastifyReply): void {
+  if (typeof h.context.retryAfterSeconds === 'number') void reply.header('retry-after', String(h.context.retryAfterSeconds));
+}
+
 /** Native error body: `{ "error": { "code", "message", "details"? } }`. */
 export function nativeErrorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
   const h = toHeraldError(err, req);
-  if (h.code === 'rate_limited' && typeof h.context.retryAfterSeconds === 'number') reply.header('retry-after', String(h.context.retryAfterSeconds));
+  setRetryAfter(h, reply);
   void reply.status(h.status).send({ error: { code: h.code, message: h.message, ...(h.details ? { details: h.details } : {}) } });
 }

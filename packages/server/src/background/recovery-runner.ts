@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
-import type { Store } from '../store/index.js';
+import { isUnavailable, type Store } from '../store/index.js';
 
 export interface RecoveryRunnerOptions {
   store: Store;
@@ -61,7 +61,8 @@ export class RecoveryRunner {
       try {
         worked = await this.runOne();
       } catch (err) {
-        this.opts.logger.error({ err }, 'recovery job failed; it will be picked up again when its lease lapses');
+        // An unavailable database is logged once by the store; this poll simply tries again.
+        if (!isUnavailable(err)) this.opts.logger.error({ err }, 'recovery job failed; it will be picked up again when its lease lapses');
       }
       if (!worked && this.running) {
         await new Promise<void>((resolve) => {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
-import type { Store } from '../store/index.js';
+import { isUnavailable, type Store } from '../store/index.js';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -15,7 +15,10 @@ export class RetentionPruner {
     if (this.retentionDays <= 0 || this.timer) return;
     const tick = () => {
       if (!this.timer) return;
-      this.running = this.pruneNow().then(() => undefined, (err: unknown) => this.logger.error({ err }, 'pruning old events failed'));
+      this.running = this.pruneNow().then(() => undefined, (err: unknown) => {
+        // An unavailable database is logged once by the store; the next round tries again.
+        if (!isUnavailable(err)) this.logger.error({ err }, 'pruning old events failed');
+      });
     };
     this.timer = setInterval(tick, this.intervalMs);
     this.timer.unref();

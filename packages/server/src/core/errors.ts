@@ -14,7 +14,7 @@ export const ERROR_CODES = {
   unprocessable: { status: 422, message: 'The request is well-formed but its content is not acceptable.' },
   rate_limited: { status: 429, message: 'Too many requests; retry later.' },
   internal: { status: 500, message: 'Internal error.' },
-  unavailable: { status: 503, message: 'The service is not ready.' },
+  unavailable: { status: 503, message: 'The service is temporarily unavailable; retry after the Retry-After delay.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

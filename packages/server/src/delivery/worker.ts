@@ -7,7 +7,7 @@ import { getProfile } from '../core/profiles/index.js';
 import { decideAfterAttempt, parseRetryAfter } from '../core/retry.js';
 import type { WebhookEvent } from '../core/model.js';
 import type { FreshCandidate, FreshDeliveries, FreshHandOff } from '../services/context.js';
-import type { Completion, DispatchEndpoint, PlannedDelivery, Store } from '../store/index.js';
+import { isUnavailable, type Completion, type DispatchEndpoint, type PlannedDelivery, type Store } from '../store/index.js';
 import type { BusyEndpoint, ClaimedDelivery, HealthHooks } from '../store/queue.js';
 import { buildAttemptRequest } from './build-request.js';
 import { Lane, type ReadyDelivery } from './lane.js';
@@ -47,6 +47,12 @@ const PUSH_BACK_EVERY_MS = 20;
 const SLOW_ATTEMPT_MS = 250;
 /** Least time between claims that find nothing, unless new work is announced. */
 const EMPTY_CLAIM_PAUSE_MS = 5;
+/**
+ * Results kept in memory while the database is unavailable, at most (~5 KiB each). With claiming
+ * and dispatching paused, no more than the attempts in flight at the outage's start can add to
+ * them; past this, the oldest are given up to their leases (attempted again: duplicates, not loss).
+ */
+const MAX_HELD_RESULTS = 5_000;
 
 /**
  * The delivery loop of one process. Claims due deliveries in batches, makes each attempt, and
@@ -87,6 +93,7 @@ export class DeliveryWorker implements FreshDeliveries {
   /** Slots promised to publishes still committing (see offer): per endpoint, and in all. */
   private reserved = new Map<string, number>();
   private reservedTotal = 0;
+  private stopWatchingStore: (() => void) | null = null;
 
   constructor(private readonly opts: WorkerOptions) {
     this.id = opts.workerId ?? `${hostname()}:${process.pid}:${newId('wrk').slice(-8)}`;
@@ -109,6 +116,9 @@ export class DeliveryWorker implements FreshDeliveries {
   start(): void {
     if (this.running) return;
     this.running = true;
+    // A database outage pauses claims and dispatch (see loop); when it is over, the results held
+    // meanwhile are written and leases renewed before anything new is claimed.
+    this.stopWatchingStore = this.opts.store.availability.onUp(() => void this.resumeAfterOutage());
     this.loopDone = this.loop();
     // Leases are renewed while attempts run and claims wait, so a lease can be short (fast crash
     // recovery) without a slow attempt losing its delivery to another worker.
@@ -123,6 +133,10 @@ export class DeliveryWorker implements FreshDeliveries {
     this.nudge();
     await this.loopDone;
     await this.drained();
+    this.stopWatchingStore?.();
+    if (this.pending.length > 0) {
+      this.opts.logger.warn({ count: this.pending.length }, 'stopped with delivery results unwritten (database unavailable): those deliveries are attempted again when their leases expire');
+    }
     if (this.renewTimer) clearInterval(this.renewTimer);
     if (this.tokenTimer) clearTimeout(this.tokenTimer);
     this.renewTimer = this.tokenTimer = null;
@@ -204,7 +218,7 @@ export class DeliveryWorker implements FreshDeliveries {
     }
     if (!this.running) {
       // Stopped while the publish committed: give them back to the queue rather than wait for the lease.
-      void this.opts.store.queue.unclaim(this.id, ids, now).catch((err) => this.opts.logger.error({ err }, 'returning claims failed'));
+      void this.opts.store.queue.unclaim(this.id, ids, now).catch((err: unknown) => this.storeFailed(err, 'returning claims failed'));
       return;
     }
     this.dispatchReady();
@@ -253,6 +267,13 @@ export class DeliveryWorker implements FreshDeliveries {
   private async loop(): Promise<void> {
     let failures = 0;
     while (this.running) {
+      // Database unavailable: claim nothing and start nothing (a result could not be written, and
+      // its lease not renewed); attempts in flight finish and their results are held. The store's
+      // probe nudges the loop when the database is back.
+      if (!this.opts.store.availability.isUp) {
+        await this.sleep(this.pollIntervalMs);
+        continue;
+      }
       let claimed = 0;
       // After a claim that found nothing, freed slots alone do not justify another for a few ms:
       // busy endpoints' rows would be scanned again for nothing on every finished attempt.
@@ -265,7 +286,8 @@ export class DeliveryWorker implements FreshDeliveries {
           failures = 0;
         } catch (err) {
           failures++;
-          this.opts.logger.error({ err }, 'claiming deliveries failed');
+          // An unavailable database is logged once by the store; the backoff ends early when it is back.
+          if (!isUnavailable(err)) this.opts.logger.error({ err }, 'claiming deliveries failed');
           await this.sleep(Math.min(30_000, 100 * 2 ** failures));
           continue;
         }
@@ -279,8 +301,24 @@ export class DeliveryWorker implements FreshDeliveries {
         if (await this.sleep(this.pollIntervalMs)) this.newWork = true;
       }
     }
-    // Stopping: claimed but never started deliveries go back to the queue at once.
-    await this.handBackReady();
+    // Stopping: claimed but never started deliveries go back to the queue at once (or, with the
+    // database unavailable, when their leases expire).
+    await this.handBackReady().catch((err: unknown) => this.storeFailed(err, 'returning claims failed'));
+  }
+
+  /** Logs a failed store call, unless it failed because the database is unavailable (the store logs that once). */
+  private storeFailed(err: unknown, message: string): void {
+    if (isUnavailable(err)) this.opts.logger.debug({ err }, message);
+    else this.opts.logger.error({ err }, message);
+  }
+
+  /** The database is back: write what was held, keep the leases, then claim. */
+  private async resumeAfterOutage(): Promise<void> {
+    const held = this.pending.length;
+    await this.flush();
+    if (held > 0) this.opts.logger.info({ held, unwritten: this.pending.length }, 'wrote the delivery results held during the database outage');
+    await this.renewLeases();
+    this.nudge();
   }
 
   private async handBackReady(): Promise<void> {
@@ -303,6 +341,7 @@ export class DeliveryWorker implements FreshDeliveries {
   }
 
   private async renewLeases(): Promise<void> {
+    if (!this.opts.store.availability.isUp) return;
     const ids: string[] = [];
     for (const lane of this.lanes.values()) {
       ids.push(...lane.inflight.keys());
@@ -312,7 +351,7 @@ export class DeliveryWorker implements FreshDeliveries {
     try {
       await this.opts.store.queue.renew(this.id, ids, this.opts.clock.now() + this.leaseMs);
     } catch (err) {
-      this.opts.logger.error({ err }, 'renewing leases failed');
+      this.storeFailed(err, 'renewing leases failed');
     }
   }
 
@@ -395,7 +434,7 @@ export class DeliveryWorker implements FreshDeliveries {
     }
     if (nextToken < Infinity && this.running) this.wakeIn(nextToken);
     const { store: { queue }, clock } = this.opts;
-    const report = (err: unknown) => this.opts.logger.error({ err }, 'returning claims failed');
+    const report = (err: unknown) => this.storeFailed(err, 'returning claims failed');
     if (stale.length > 0) void queue.unclaim(this.id, stale, clock.now()).catch(report);
     if (deferred.length > 0) void queue.defer(this.id, deferred, clock.now()).catch(report);
     return started;
@@ -610,6 +649,8 @@ export class DeliveryWorker implements FreshDeliveries {
   private enqueueCompletion(c: Completion): void {
     this.pending.push(c);
     if (c.signal.kind !== 'ok') this.pendingTroubles++;
+    // While the database is unavailable results wait here; the outage's end writes them.
+    if (!this.opts.store.availability.isUp) return;
     if (this.pending.length >= this.batchSize || c.ordered) {
       void this.flush();
     } else if (!this.flushTimer) {
@@ -638,11 +679,13 @@ export class DeliveryWorker implements FreshDeliveries {
     this.flushQueued = this.flushing = this.flushing.then(async () => {
       this.flushQueued = null;
       const batch = this.pending;
-      if (batch.length === 0) return;
+      if (batch.length === 0 || !this.opts.store.availability.isUp) return;
       this.pending = [];
       this.pendingTroubles = 0;
+      let written = false;
       try {
         const result = await this.opts.store.queue.complete(this.id, batch, this.healthHooks, this.opts.clock.now());
+        written = true;
         // A finished delivery to a FIFO endpoint makes the next one due: claim it now, not at the next poll.
         if (batch.some((c) => this.lanes.get(c.attempt.endpointId)?.endpoint.fifo)) this.nudge();
         let opened = false;
@@ -666,12 +709,29 @@ export class DeliveryWorker implements FreshDeliveries {
           await this.opts.store.queue.release(this.id, parked, 'park', this.opts.clock.now());
         }
       } catch (err) {
-        // The leases will expire and the deliveries be attempted again: at-least-once, never lost.
-        this.opts.logger.error({ err, count: batch.length }, 'writing delivery results failed');
+        // Database unavailable (even mid-COMMIT: writing a batch twice changes nothing): keep the
+        // results for when it is back. Otherwise the leases will expire and the deliveries be
+        // attempted again: at-least-once, never lost.
+        if (!written && isUnavailable(err)) this.hold(batch);
+        else this.storeFailed(err, `writing ${batch.length} delivery results failed`);
       }
       this.checkIdle();
     });
     return this.flushing;
+  }
+
+  /** Puts an unwritten batch back in front of the results that came after it, within MAX_HELD_RESULTS. */
+  private hold(batch: Completion[]): void {
+    let all = batch.concat(this.pending);
+    if (all.length > MAX_HELD_RESULTS) {
+      this.opts.logger.warn({ dropped: all.length - MAX_HELD_RESULTS }, 'too many delivery results held during the database outage: the oldest are left to their leases');
+      all = all.slice(all.length - MAX_HELD_RESULTS);
+    }
+    this.pending = all;
+    this.pendingTroubles = all.filter((c) => c.signal.kind !== 'ok').length;
+    // Normally the outage's end writes them; if the store already sees the database back (this
+    // call began before it was), try again shortly instead.
+    if (this.opts.store.availability.isUp && !this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), 250);
   }
 
   private checkIdle(): void {

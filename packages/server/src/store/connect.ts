@@ -1,15 +1,19 @@
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { DEFAULTS, type Settings } from '../config/index.js';
 import { threadEntry } from '../thread-entry.js';
+import { Availability, type StoreLogger } from './availability.js';
 import { describeOpenError, readOnly, StoreOpenError } from './open-errors.js';
+import { guardPool, PG_CONNECT_TIMEOUT_MS, PG_KEEPALIVE_DELAY_MS, type PgConnectionOptions, type QueryLimits } from './pg-connections.js';
 import { prepareRepeatedStatements } from './pg-prepared.js';
 import type { Database } from './schema.js';
+import { watchedDialect } from './watched-dialect.js';
 import { dueChannel } from './wake.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -23,22 +27,25 @@ export interface DatabaseHandle {
   schema?: string;
   /** PostgreSQL only: how to open another connection like the pool's (for LISTEN). */
   listenConnection?: ListenConnection;
+  /** Notices outages from any failed call and probes until the database is back. */
+  availability: Availability;
+  /** PostgreSQL: the statement timeout in force (none until `Store.open` has migrated). */
+  limits: QueryLimits;
 }
 
 /** How to open another connection like the pool's, and the channel its installation's wake-ups use. */
-export interface ListenConnection {
-  connectionString: string;
-  options: string;
-  channel: string;
-}
+export type ListenConnection = PgConnectionOptions & { channel: string };
+
+export type { StoreLogger };
 
 export const DEFAULT_SQLITE_PATH = './data/herald.db';
 
 /** How to open the database: the store's settings, from the config module. */
-export type DatabaseOptions = Pick<Settings, 'pgPoolSize' | 'pgPreparedStatements' | 'sqliteSynchronous'>;
+export type DatabaseOptions = Pick<Settings, 'pgPoolSize' | 'pgPreparedStatements' | 'sqliteSynchronous'> & {
+  /** PostgreSQL: how long to wait for a connection (new, or free in the pool), ms; default PG_CONNECT_TIMEOUT_MS. */
+  connectTimeoutMs?: number;
+};
 
-/** Where the store reports problems it works around (the SQLite checkpoint thread's); none = silent. */
-export type StoreLogger = Pick<Logger, 'warn' | 'error'>;
 
 /** `DATABASE_URL` → connection. Unset = the embedded SQLite file `./data/herald.db`. */
 export function openDatabase(url: string | undefined, opts: DatabaseOptions = DEFAULTS, logger?: StoreLogger): DatabaseHandle {
@@ -61,17 +68,48 @@ function openPostgres(value: string, opts: DatabaseOptions): DatabaseHandle {
   if (!SCHEMA_NAME.test(schema)) throw new Error(`DATABASE_URL: schema must match ${SCHEMA_NAME} (got "${schema}")`);
   // int8 → number: Herald's bigints are epoch milliseconds and counts, well inside 2^53.
   pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
-  const connection = { connectionString: url.toString(), options: `-c search_path=${schema}` };
+  // A bounded wait for every connection, and TCP keepalive so a silently dead peer is noticed.
+  const connection: PgConnectionOptions = {
+    connectionString: url.toString(), options: `-c search_path=${schema}`,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? PG_CONNECT_TIMEOUT_MS, keepAlive: true, keepAliveInitialDelayMillis: PG_KEEPALIVE_DELAY_MS,
+  };
   const pool = new pg.Pool({ ...connection, max: opts.pgPoolSize });
+  const limits: QueryLimits = { queryTimeoutMs: 0 };
+  const db: Kysely<Database> = new Kysely<Database>({ dialect: watchedDialect(new PostgresDialect({ pool }), (err, startedAt) => availability.report(err, startedAt)) });
+  const availability = new Availability(async () => {
+    await sql`SELECT 1`.execute(db);
+  });
+  // First, so that the prepared-statement wrapper below sends through the timed query.
+  guardPool(pool, limits, availability.report);
   // Off for poolers that cannot carry prepared statements (PgBouncer in transaction mode before 1.21).
   if (opts.pgPreparedStatements) prepareRepeatedStatements(pool);
   return {
-    db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+    db,
     dialect: 'postgres',
     location: `postgres ${url.hostname}:${url.port || 5432}${url.pathname} schema ${schema}`,
     schema,
     listenConnection: { ...connection, channel: dueChannel(schema) },
+    availability,
+    limits,
   };
+}
+
+/** Free space below which a SQLite store that failed to write is not tried again (a write that would only fail again). */
+export const SQLITE_PROBE_MIN_FREE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * SQLite is back when its disk has room again and a write goes through. Room must be checked
+ * apart: with a full disk, small writes can still succeed in WAL space freed by a rollback or a
+ * checkpoint while every larger one fails, so a write alone would call it back too early.
+ */
+async function probeSqlite(db: Kysely<Database>, file: string | null): Promise<void> {
+  if (file) {
+    const fs = await statfs(dirname(file));
+    if (fs.bavail * fs.bsize < SQLITE_PROBE_MIN_FREE_BYTES) throw new Error(`only ${fs.bavail * fs.bsize} bytes free on the database's disk`);
+  }
+  // Rewrites the header's user_version (unused by Herald) with its own value: a real write, changing nothing.
+  const { rows } = await sql<{ user_version: number }>`PRAGMA user_version`.execute(db);
+  await sql.raw(`PRAGMA user_version = ${Number(rows[0]?.user_version ?? 0)}`).execute(db);
 }
 
 function openSqlite(path: string, opts: DatabaseOptions, logger?: StoreLogger): DatabaseHandle {
@@ -93,7 +131,9 @@ function openSqlite(path: string, opts: DatabaseOptions, logger?: StoreLogger): 
   }
   const checkpointer = inMemory ? null : startCheckpointer(sqlite, file, logger);
   const database = withStatementCache(sqlite, () => checkpointer?.postMessage('close'));
-  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), dialect: 'sqlite', location: file };
+  const db: Kysely<Database> = new Kysely<Database>({ dialect: watchedDialect(new SqliteDialect({ database }), (err, startedAt) => availability.report(err, startedAt)) });
+  const availability = new Availability(() => probeSqlite(db, inMemory ? null : file));
+  return { db, dialect: 'sqlite', location: file, availability, limits: { queryTimeoutMs: 0 } };
 }
 
 /**

@@ -7,6 +7,7 @@ import type { WebhookEvent } from '../core/model.js';
 import { toPage, type Page } from './page.js';
 import { toEvent } from './rows.js';
 import type { Database } from './schema.js';
+import { isUnavailable } from './unavailable.js';
 
 export interface PlannedDelivery {
   id: string;
@@ -106,8 +107,11 @@ export class EventRepo {
           at += g.items.length;
         }
       } catch (err) {
-        // One call's bad rows must not fail the others it was grouped with: each alone again.
-        if (group.length === 1) group[0]!.reject(err);
+        // One call's bad rows must not fail the others it was grouped with: each alone again. Not
+        // when the database is unreachable: each would fail the same way, and if the connection
+        // dropped during COMMIT the group may have committed (then a retry with the same event ids
+        // would fail on them). Every caller is told to retry; idempotency keys make that safe.
+        if (group.length === 1 || isUnavailable(err)) for (const g of group) g.reject(err);
         else for (const g of group) await this.db.transaction().execute((trx) => this.insertIn(trx, g.items, g.now)).then(g.resolve, g.reject);
       }
     }

@@ -1,7 +1,11 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
+import type { Logger } from 'pino';
 import { ApiKeyRepo } from './api-keys.js';
+import type { Availability } from './availability.js';
 import { openDatabase, type DatabaseOptions, type DialectName, type ListenConnection, type StoreLogger } from './connect.js';
+import { PG_QUERY_TIMEOUT_MS } from './pg-connections.js';
+import { DEFAULTS } from '../config/index.js';
 import { DeliveryRepo } from './deliveries.js';
 import { EndpointRepo } from './endpoints.js';
 import { EventTypeRepo } from './event-types.js';
@@ -14,6 +18,7 @@ import { RecoveryRepo } from './recoveries.js';
 import { pruneEvents } from './retention.js';
 import type { Database } from './schema.js';
 import { TenantRepo } from './tenants.js';
+import { describeUnavailable } from './unavailable.js';
 
 export type { Page } from './page.js';
 export { MAX_PAGE_SIZE } from './page.js';
@@ -25,6 +30,8 @@ export { StoreOpenError } from './open-errors.js';
 
 /** Rolls back the write-probe's transaction. */
 class ProbeRollback extends Error {}
+export type { Availability, Outage } from './availability.js';
+export { isUnavailable } from './unavailable.js';
 
 /** One handle on the database with a repository per resource. Dialect differences stay inside the repositories. */
 export class Store {
@@ -41,6 +48,8 @@ export class Store {
     readonly db: Kysely<Database>,
     readonly dialect: DialectName,
     readonly location: string,
+    /** Outages of this database as this process sees them (fed by every failed call on `db`). */
+    readonly availability: Availability,
     /** PostgreSQL: a connection like the pool's, for the due-delivery listener, and its channel. */
     readonly listenConnection?: ListenConnection,
     secrets: SecretBox = SecretBox.plaintext(),
@@ -59,11 +68,16 @@ export class Store {
 
   /**
    * Opens `DATABASE_URL`, brings its schema up to date and checks that it can be written. Any
-   * failure is a StoreOpenError whose message names DATABASE_URL and what to check.
+   * failure is a StoreOpenError whose message names DATABASE_URL and what to check. On PostgreSQL,
+   * statements then time out after `queryTimeoutMs` (default PG_QUERY_TIMEOUT_MS; 0 = never),
+   * migrations excepted.
    */
-  static async open(url: string | undefined, opts: { migrate?: boolean; secrets?: SecretBox; db?: DatabaseOptions; logger?: StoreLogger } = {}): Promise<Store> {
-    const handle = openDatabase(url, opts.db, opts.logger);
-    const store = new Store(handle.db, handle.dialect, handle.location, handle.listenConnection, opts.secrets);
+  static async open(
+    url: string | undefined,
+    opts: { migrate?: boolean; secrets?: SecretBox; db?: Partial<DatabaseOptions>; logger?: StoreLogger; queryTimeoutMs?: number } = {},
+  ): Promise<Store> {
+    const handle = openDatabase(url, { ...DEFAULTS, ...opts.db }, opts.logger);
+    const store = new Store(handle.db, handle.dialect, handle.location, handle.availability, handle.listenConnection, opts.secrets);
     try {
       if (opts.migrate !== false) {
         await migrateToLatest(handle.db, handle.schema, handle.location);
@@ -72,9 +86,12 @@ export class Store {
         if (refused) throw new StoreOpenError(readOnly(handle.location, refused.message), { cause: refused });
       }
     } catch (err) {
+      handle.availability.close();
       await handle.db.destroy();
       throw err;
     }
+    handle.limits.queryTimeoutMs = opts.queryTimeoutMs ?? PG_QUERY_TIMEOUT_MS;
+    if (opts.logger) handle.availability.setLogger(opts.logger);
     return store;
   }
 
@@ -85,7 +102,20 @@ export class Store {
 
   /** Readiness: the store answers and accepts writes (a read-only file or standby is not ready). */
   async ping(): Promise<boolean> {
-    return (await this.writeRefusal()) === null;
+    return (await this.readiness()).ok;
+  }
+
+  /**
+   * Whether the store can serve now, and if not, why. During a known outage this answers at once
+   * from what was seen (no call that could wait on a dead server); otherwise it asks the database
+   * for a write (a read-only file, a standby or a read-only connection is not ready).
+   */
+  async readiness(): Promise<{ ok: true } | { ok: false; reason: string }> {
+    const outage = this.availability.current;
+    if (outage) return { ok: false, reason: `database unavailable since ${new Date(outage.since).toISOString()}: ${outage.reason}` };
+    const refused = await this.writeRefusal();
+    if (!refused) return { ok: true };
+    return { ok: false, reason: `database check failed: ${describeUnavailable(refused)}` };
   }
 
   /**
@@ -120,6 +150,7 @@ export class Store {
   }
 
   async close(): Promise<void> {
+    this.availability.close();
     await this.db.destroy();
   }
 }

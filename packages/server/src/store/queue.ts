@@ -89,7 +89,8 @@ export class QueueRepo {
     this.insertAttempts = new MultiRowStatement(dialect, Array(13).fill(null), (values) => `
       INSERT INTO attempts (id, delivery_id, tenant_id, endpoint_id, attempt_number, started_at, duration_ms, url,
                             request_headers, response_status, response_body, error_kind, error_message)
-      VALUES ${values}`);
+      VALUES ${values}
+      ON CONFLICT (id) DO NOTHING`);
     // An update applies only while the worker still holds the lease (the last parameter).
     this.applyCompletions = new MultiRowStatement(dialect, [null, null, 'INTEGER', 'BIGINT', 'BIGINT', 'INTEGER', 'TEXT', 'INTEGER'], (values, owner) => `
       UPDATE deliveries
@@ -159,7 +160,9 @@ export class QueueRepo {
   /**
    * Records attempts and moves their deliveries on, in one transaction and a few statements
    * whatever the batch size. An update only applies while the worker still holds the lease, so a
-   * worker that lost it cannot overwrite a newer result; its attempt is still logged.
+   * worker that lost it cannot overwrite a newer result; its attempt is still logged. Writing the
+   * same batch again changes nothing (attempt ids are kept, the lease is no longer held), so a
+   * batch whose COMMIT went unanswered (the connection dropped) can simply be written again.
    */
   async complete(workerId: string, completions: readonly Completion[], health: HealthHooks, now: number): Promise<CompletionResult> {
     if (completions.length === 0) return { health: new Map(), disabled: [] };

@@ -5,7 +5,7 @@ import { HeraldError } from '../../core/errors.js';
 import type { Delivery, Endpoint } from '../../core/model.js';
 import { SCREENSHOT_EVENT_TYPES, screenshotProfile } from '../../core/profiles/screenshot.js';
 import { MAX_URL_LENGTH, parseUrl } from '../../services/urls.js';
-import { toHeraldError } from '../errors.js';
+import { setRetryAfter, toHeraldError } from '../errors.js';
 import type { ApiContext } from '../context.js';
 import { ScreenshotAuth } from './screenshot-auth.js';
 
@@ -32,6 +32,7 @@ export const SCREENSHOT_PREFIX = '/api/v1/webhooks';
 /** The guide's error bodies. */
 export function screenshotErrorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
   const h = toHeraldError(err, req);
+  setRetryAfter(h, reply);
   const detail = h.details?.[0];
   const body: Record<string, unknown> = { error: h.code === 'not_found' ? 'RESOURCE_NOT_FOUND' : h.code.toUpperCase(), message: h.message };
   if (h.code === 'validation_error' && detail) body.details = { field: detail.field, code: detail.code ?? 'INVALID_FORMAT' };
