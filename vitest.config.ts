@@ -11,7 +11,7 @@ process.env.HERALD_TEST_RUN ??= `${Math.floor(Date.now() / 1000)}_${randomBytes(
  */
 const storeIndependent = ['packages/server/test/core.test.ts', 'packages/server/test/cli.test.ts', 'packages/server/test/bench-smoke.test.ts',
   'packages/server/test/transport.test.ts', 'packages/server/test/multi-row.test.ts',
-  'packages/server/test/sqlite-store.test.ts', 'packages/server/test/config.test.ts'];
+  'packages/server/test/sqlite-store.test.ts', 'packages/server/test/config.test.ts', 'packages/server/test/capacity.test.ts'];
 /** Several processes on one database: PostgreSQL only. */
 const postgresOnly = ['packages/server/test/scale-out.test.ts', 'packages/server/test/pg-prepared.test.ts'];
 

@@ -19,6 +19,8 @@ export interface OutboundResponse {
   errorKind: AttemptErrorKind | null;
   errorMessage: string | null;
   durationMs: number;
+  /** The deadline passed after the status line, before the body finished (see BODY_CUT_OFF). */
+  cutOff?: boolean;
 }
 
 /** What the worker sends attempts through: in this thread (`HttpTransport`) or in delivery threads. */
@@ -122,6 +124,7 @@ export class HttpTransport implements Transport {
         retryAfter,
         errorKind: statusCode >= 200 && statusCode < 300 ? null : 'http',
         errorMessage: cutOff,
+        ...(cutOff ? { cutOff: true } : {}),
       });
       const failed = (err: unknown) => {
         const { kind, message } = classifyError(err);
