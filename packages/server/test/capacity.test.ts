@@ -31,14 +31,21 @@ describe('capacity book', () => {
     let n = 0;
     while (book.canStart('noisy', 'waiting', shares)) book.start(`n${n++}`, 'noisy', 'waiting', 0);
     expect(n).toBe(75);
-    // A newcomer starts at once, then holds an equal share with the first.
-    shares = book.shares({ active: [], waiting: ['noisy', 'new'] });
-    expect(shares.waiting).toBe(37);
-    let m = 0;
-    while (book.canStart('new', 'waiting', shares)) book.start(`m${m++}`, 'new', 'waiting', 0);
-    expect(m).toBe(25); // the rest of the budget: it is full
-    expect(book.free('waiting')).toBe(0);
+    // Newcomers each start one at once, from the headroom, however full the rest is.
+    shares = book.shares({ active: [], waiting: ['noisy', 'a', 'b'] });
+    expect(shares.waiting).toBe(25);
+    for (const t of ['a', 'b']) {
+      expect(book.canStart(t, 'waiting', shares)).toBe(true);
+      book.start(`${t}0`, t, 'waiting', 0);
+      expect(book.canStart(t, 'waiting', shares)).toBe(false);
+    }
+    // As the noisy tenant's attempts end, the others fill their shares; it gets none back until below its own.
+    for (let i = 0; i < 30; i++) book.finish(`n${i}`);
     expect(book.canStart('noisy', 'waiting', shares)).toBe(false);
+    let m = 0;
+    while (book.canStart('a', 'waiting', shares)) book.start(`a${++m}`, 'a', 'waiting', 0);
+    expect(book.count('waiting', 'a')).toBe(25);
+    expect(book.count('waiting')).toBe(45 + 25 + 1);
   });
 
   it('an attempt open slowMs leaves its active slot for a waiting one; the total stays bounded', () => {
@@ -78,16 +85,16 @@ describe('capacity book', () => {
 describe('lane standing', () => {
   const endpoint = { id: 'ep_1', tenantId: 't', fifo: false, maxInFlight: null, rateLimit: null, health: HEALTHY } as unknown as DispatchEndpoint;
 
-  it('new: one attempt on the waiting slots; answered quickly: active and growing; hanging or slow: waiting and back to one', () => {
+  it('new: the waiting slots; answered quickly: active; hanging or slow: waiting, its limit halved towards one', () => {
     const clock = new ManualClock(0);
     const lane = new Lane(endpoint, 10, clock.now(), 1000);
     expect(lane.budget(clock.now())).toBe('waiting');
-    expect(lane.allowed).toBe(1);
+    expect(lane.allowed).toBe(10);
     lane.started('d1', clock.now());
     clock.advance(20);
     lane.finished('d1', 20, clock.now(), 'answered');
     expect(lane.budget(clock.now())).toBe('active');
-    expect(lane.allowed).toBe(2);
+    expect(lane.allowed).toBe(10);
     // It starts to hang: once an attempt has been open a second, its next ones wait.
     lane.started('d2', clock.now());
     clock.advance(999);
@@ -97,6 +104,8 @@ describe('lane standing', () => {
     clock.advance(29_000);
     lane.finished('d2', 30_000, clock.now(), 'timeout');
     expect(lane.budget(clock.now())).toBe('waiting');
+    expect(lane.allowed).toBe(5);
+    for (let i = 0; i < 3; i++) lane.finished('x', 30_000, clock.now(), 'timeout');
     expect(lane.allowed).toBe(1);
     // An answer after 2 s earns a slot back but not the active budget.
     lane.started('d3', clock.now());

@@ -406,11 +406,11 @@ describe('isolation', () => {
     for (let i = 0; i < 100 && (await t.call('GET', `/v1/tenants/bad/endpoints/${bad.id}`)).body.health.breaker !== 'open'; i++) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    await blackhole.waitFor(1);
+    await blackhole.waitFor(10);
     const mixed = await latencies(t, healthy, SAMPLES, true);
-    // The blackhole, new to the worker, got one attempt (an endpoint earns more slots by answering)
-    // and kept it; the failing endpoint's breaker opened, so its backlog waits instead of being attempted.
-    expect(blackhole.requests).toHaveLength(1);
+    // The blackhole got exactly its 10 slots (the per-endpoint cap) and kept them; the failing
+    // endpoint's breaker opened, so its backlog waits instead of being attempted.
+    expect(blackhole.requests).toHaveLength(10);
     expect((await t.call('GET', `/v1/tenants/bad/endpoints/${bad.id}`)).body.health.breaker).toBe('open');
     // The threshold (10), plus what was already in flight when the tenth failure came back (at
     // most its 10 slots), plus at most one result batch a claim read just before it was written:

@@ -11,7 +11,7 @@
  *   that finds it full stays queued and opens nothing.
  * Each budget is shared between tenants: the active one max-min fairly among the tenants that
  * want it (work-conserving: a tenant alone may use all of it), the waiting one in equal shares of
- * three quarters, the last quarter kept for tenants that have nothing in it yet.
+ * three quarters, the last quarter kept for the first waiting attempt of tenants with none yet.
  */
 
 export type Budget = 'active' | 'waiting';
@@ -86,8 +86,10 @@ export class CapacityBook {
   canStart(tenant: string, budget: Budget, shares: Shares): boolean {
     if (this.free(budget) <= 0) return false;
     const held = this.count(budget, tenant);
-    // A tenant with nothing waiting may always start its first one (that is what the headroom is for).
-    return held < shares[budget] || (budget === 'waiting' && held === 0);
+    if (budget === 'active') return held < shares.active;
+    // The headroom is only for a tenant's first waiting attempt: tenants already holding some fill
+    // the rest, so a newcomer (or an endpoint that just turned slow) never waits for a timeout.
+    return held === 0 || (held < shares.waiting && this.waiting.size < this.limits.waiting * (1 - WAITING_HEADROOM));
   }
 
   start(id: string, tenant: string, budget: Budget, now: number): void {
@@ -133,9 +135,8 @@ export class CapacityBook {
 
 /**
  * An endpoint's attempts in flight allowed now, between 1 and its cap (AIMD): an attempt that
- * timed out halves it, one the receiver answered (any status) adds one. An endpoint new to the
- * process starts at one and doubles per round of answers, like TCP's slow start; one that hangs
- * stays at one socket, not ten.
+ * timed out halves it, one the receiver answered (any status) adds one. An endpoint that keeps
+ * hanging ends up holding one socket, not ten, and earns the rest back once it answers.
  */
 export function nextInFlightLimit(limit: number, cap: number, outcome: 'answered' | 'timeout' | 'other'): number {
   if (outcome === 'timeout') return Math.max(1, Math.floor(Math.min(limit, cap) / 2));

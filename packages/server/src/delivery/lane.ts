@@ -35,8 +35,12 @@ export class Lane {
   lastActive: number;
   /** When a blocked target was last logged for this endpoint (once a minute is enough to explain it). */
   blockedLoggedAt = -Infinity;
-  /** Attempts in flight allowed now, up to `cap` (AIMD, see nextInFlightLimit); one for an endpoint new to this process. */
-  private limit = 1;
+  /**
+   * Attempts in flight allowed now, up to `cap` (AIMD, see nextInFlightLimit). A new endpoint
+   * starts at its cap: starting at one and earning slots delayed a burst to a new endpoint by
+   * several round trips, while the waiting slots already bound what unknown endpoints can hold.
+   */
+  private limit = Number.MAX_SAFE_INTEGER;
   /** new: no attempt of it has ended in this process; fast: its last came back, any status, within `slowMs`; slow: otherwise. */
   private standing: 'new' | 'fast' | 'slow' = 'new';
 
