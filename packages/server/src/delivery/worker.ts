@@ -163,7 +163,7 @@ export class DeliveryWorker implements FreshDeliveries {
       if (this.slots.book.free(lane ? lane.budget(now) : 'waiting') <= this.reservedTotal + taken.size) continue;
       if (gate(lane?.health ?? endpoint.health, now).kind !== 'go') continue;
       const held = (lane ? lane.queue.length + lane.inflight.size : 0) + (this.reserved.get(endpoint.id) ?? 0) + (perEndpoint.get(endpoint.id) ?? 0);
-      if (held >= (lane ? lane.allowed : 1)) continue;
+      if (held >= (lane ? lane.allowed : Lane.capOf(endpoint, this.endpointMaxInFlight))) continue;
       taken.set(id, endpoint);
       perEndpoint.set(endpoint.id, (perEndpoint.get(endpoint.id) ?? 0) + 1);
     }
