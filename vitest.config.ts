@@ -13,7 +13,7 @@ const storeIndependent = ['packages/server/test/core.test.ts', 'packages/server/
   'packages/server/test/transport.test.ts', 'packages/server/test/multi-row.test.ts',
   'packages/server/test/sqlite-store.test.ts', 'packages/server/test/config.test.ts', 'packages/server/test/event-schema-core.test.ts',
   'packages/server/test/signature-vectors.test.ts', 'packages/server/test/packaging.test.ts', 'packages/sdk/test/**',
-  'packages/server/test/unavailable.test.ts'];
+  'packages/server/test/unavailable.test.ts', 'packages/server/test/capacity.test.ts'];
 /** Several processes on one database, or a PostgreSQL server of the test's own: PostgreSQL only. */
 const postgresOnly = ['packages/server/test/scale-out.test.ts', 'packages/server/test/pg-prepared.test.ts',
   'packages/server/test/db-outage.test.ts', 'packages/server/test/db-faults.test.ts'];

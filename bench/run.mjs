@@ -152,10 +152,10 @@ async function startHerald(dbFile, extraEnv = {}, role = 'all') {
     if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
-  const stop = async () => {
+  const stop = async (signal = 'SIGTERM') => {
     const rss = peakRssMb(proc.pid);
     const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGTERM');
+    proc.kill(signal);
     await exited;
     return rss;
   };
@@ -481,6 +481,92 @@ async function backlog(receiver) {
   }
 }
 
+/**
+ * Noisy neighbours (issue 22): a healthy endpoint of one tenant receives a steady stream (50
+ * events/s) alone, then beside another tenant's HANG hanging endpoints (accept, never answer; 10
+ * deliveries each) and a third tenant's SLOW endpoints that answer after 2 s (10 each), with
+ * default worker settings. Each bad endpoint is its own port, so its own origin and connection
+ * pool, as on the internet. Reports the healthy stream's p50/p99 and rate in both phases and the
+ * Herald process's peak RSS; `store` is a SQLite file or a PostgreSQL URL (one process, role all).
+ */
+async function noisyNeighbours(receiver, store) {
+  const HANG = QUICK ? 100 : 1000;
+  const SLOW = QUICK ? 10 : 100;
+  const ALONE_S = QUICK ? 2 : 10;
+  const NOISY_S = QUICK ? 4 : 40;
+  const bad = track(fork(join(here, 'neighbours.mjs'), [String(HANG), String(SLOW)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const ports = await new Promise((resolve) => bad.once('message', resolve));
+  const badStats = () => new Promise((resolve) => {
+    bad.once('message', resolve);
+    bad.send({ type: 'stats' });
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'herald-noisy-'));
+  let pgSchema = null;
+  let url = join(dir, 'noisy.db');
+  if (store === 'postgres') {
+    pgSchema = `herald_noisy_${randomBytes(4).toString('hex')}`;
+    const u = new URL(PG_URL);
+    u.searchParams.set('schema', pgSchema);
+    url = u.toString();
+  }
+  // Default worker settings: 64 active slots, 10 in flight per endpoint, 30 s timeouts.
+  const herald = await startHerald(url, { HERALD_ENDPOINT_MAX_IN_FLIGHT: '10', HERALD_API_RATE_LIMIT: '0' });
+  try {
+    await receiver.call({ type: 'reset' });
+    for (const id of ['healthy', 'noisy', 'slow']) await herald.api('POST', '/v1/tenants', { id, name: id });
+    const healthy = await herald.api('POST', '/v1/tenants/healthy/endpoints', { url: `${receiver.url}/ep/0` });
+    const key = (await herald.api('GET', `/v1/tenants/healthy/endpoints/${healthy.id}/secret`)).key;
+    const urls = [...ports.hang.map((p) => ['noisy', `http://127.0.0.1:${p}/hook`]), ...ports.slow.map((p) => ['slow', `http://127.0.0.1:${p}/hook`])];
+    let next = 0;
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      while (next < urls.length) {
+        const [tenant, u] = urls[next++];
+        await herald.api('POST', `/v1/tenants/${tenant}/endpoints`, { url: u });
+      }
+    }));
+    const stream = async (seconds) => {
+      await receiver.call({ type: 'reset' });
+      await receiver.call({ type: 'keys', keys: { '/ep/0': key } });
+      const n = seconds * 50;
+      const t0 = wall();
+      for (let i = 0; i < n; i++) {
+        await herald.api('POST', '/v1/tenants/healthy/events', { type: 'bench.healthy', data: { sent_at: wall(), pad: PAD } });
+        const due = t0 + (i + 1) * 20;
+        if (due > wall()) await sleep(due - wall());
+      }
+      const st = await waitForAll(receiver, n);
+      return { n, p50: st.p50, p99: st.p99, rate: +(st.unique / ((st.lastAt - t0) / 1000)).toFixed(1), lost: n - st.unique, duplicates: st.duplicates };
+    };
+    const alone = await stream(ALONE_S);
+    const noise = (tenant) => herald.api('POST', `/v1/tenants/${tenant}/events/batch`, { events: Array.from({ length: 10 }, (_, i) => ({ type: 'bench.noise', data: { i } })) });
+    await noise('noisy');
+    await noise('slow');
+    await sleep(2000); // the hanging endpoints' attempts are open
+    const noisy = await stream(NOISY_S);
+    const sockets = await badStats();
+    const rss = await herald.stop('SIGKILL'); // the hanging attempts would hold a graceful stop for 30 s
+    const target = Math.max(2 * alone.p99, 100);
+    return {
+      name: `noisy-neighbours-${store}`, hanging_endpoints: HANG, slow_endpoints: SLOW,
+      alone_p50_ms: alone.p50, alone_p99_ms: alone.p99, alone_rate_per_s: alone.rate,
+      p50_ms: noisy.p50, p99_ms: noisy.p99, healthy_rate_per_s: noisy.rate, p99_target_ms: target, p99_met: noisy.p99 <= target,
+      peak_rss_mb: rss, rss_met: rss !== null && rss <= 300, bad_connections_peak: sockets.peak,
+      lost: alone.lost + noisy.lost, duplicates: alone.duplicates + noisy.duplicates,
+    };
+  } finally {
+    if (herald.proc.exitCode === null && herald.proc.signalCode === null) await herald.stop('SIGKILL');
+    bad.send({ type: 'stop' });
+    rmSync(dir, { recursive: true, force: true });
+    if (pgSchema) {
+      const pg = (await import('pg')).default;
+      const admin = new pg.Client({ connectionString: PG_URL });
+      await admin.connect();
+      await admin.query(`DROP SCHEMA IF EXISTS "${pgSchema}" CASCADE`);
+      await admin.end();
+    }
+  }
+}
+
 // ---------- main ----------
 const receiver = await startReceiver();
 const results = [];
@@ -529,6 +615,12 @@ try {
     log('publish-only', p.publish_per_s, 'events/s in batches,', p.cpu_us_per_event, 'µs CPU per event;', p.publish_single_per_s, 'events/s one per request');
     results.push(p);
   }
+  for (const store of ['sqlite', 'postgres']) {
+    if ((store === 'sqlite' ? STORE === 'postgres' : STORE === 'sqlite') || !wanted(`noisy-neighbours-${store}`)) continue;
+    const n = await noisyNeighbours(receiver, store);
+    log(n.name, `healthy p99 ${n.alone_p99_ms} ms alone → ${n.p99_ms} ms beside ${n.hanging_endpoints} hanging endpoints;`, `${n.alone_rate_per_s} → ${n.healthy_rate_per_s}/s; peak RSS ${n.peak_rss_mb} MB`);
+    results.push(n);
+  }
   if (rawRuns.length === 0) await measureRaw();
   // Against BullMQ through each one's own raw ceiling, for the same reason.
   for (const s of results) if (bull && s !== bull && s.ratio_to_raw !== undefined) s.ratio_to_bullmq = +(s.ratio_to_raw / bull.ratio_to_raw).toFixed(3);
@@ -554,12 +646,20 @@ mkdirSync(join(here, 'results'), { recursive: true });
 writeFileSync(join(here, 'results', QUICK ? 'quick.json' : 'latest.json'), JSON.stringify(report, null, 2) + '\n');
 
 const cols = ['name', 'deliveries_per_s', 'raw_ceiling_per_s', 'ratio_to_raw', 'ratio_to_bullmq', 'p50_ms', 'p90_ms', 'p99_ms', 'half_rate_p50_ms', 'half_rate_p99_ms', 'idle_p50_ms', 'publish_per_s', 'publish_single_per_s', 'peak_rss_mb', 'cpu_us_per_delivery', 'server_cpu_us_per_delivery', 'machine_busy_pct', 'main_thread_busy_pct', 'lost', 'duplicates'];
-const rows = [{ name: 'raw-ceiling', ...raw, ratio_to_raw: 1 }, ...results];
+const rows = [{ name: 'raw-ceiling', ...raw, ratio_to_raw: 1 }, ...results.filter((r) => !r.name.startsWith('noisy-neighbours'))];
 console.log(`\nHerald benchmark — ${report.machine.cpus} × ${report.machine.cpu_model}, Node ${report.machine.node}; ${TOTAL} deliveries of ~1 KiB per scenario\n`);
 console.log('| ' + cols.join(' | ') + ' |');
 console.log('|' + cols.map(() => '---').join('|') + '|');
 for (const r of rows) console.log('| ' + cols.map((c) => (r[c] === undefined || r[c] === null ? '' : r[c])).join(' | ') + ' |');
-const lost = rows.reduce((n, r) => n + (r.lost ?? 0), 0);
+const noisyRows = results.filter((r) => r.name.startsWith('noisy-neighbours'));
+if (noisyRows.length > 0) {
+  const ncols = ['name', 'hanging_endpoints', 'slow_endpoints', 'alone_p50_ms', 'alone_p99_ms', 'p50_ms', 'p99_ms', 'p99_target_ms', 'alone_rate_per_s', 'healthy_rate_per_s', 'peak_rss_mb', 'bad_connections_peak', 'lost'];
+  console.log('\nNoisy neighbours: the healthy stream alone, then beside the hanging and slow endpoints\n');
+  console.log('| ' + ncols.join(' | ') + ' |');
+  console.log('|' + ncols.map(() => '---').join('|') + '|');
+  for (const r of noisyRows) console.log('| ' + ncols.map((c) => r[c] ?? '').join(' | ') + ' |');
+}
+const lost = [...rows, ...noisyRows].reduce((n, r) => n + (r.lost ?? 0), 0);
 if (lost > 0) {
   console.error(`\nFAIL: ${lost} deliveries lost`);
   process.exit(1);

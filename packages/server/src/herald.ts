@@ -88,7 +88,7 @@ export class Herald {
     await operational.ensureOperatorEndpoint(clock.now());
     const worker = new DeliveryWorker({
       store, transport, clock, logger: logger.child({ component: 'worker' }),
-      concurrency: config.workerConcurrency, attemptTimeoutMs: config.attemptTimeoutMs, endpointMaxInFlight: config.endpointMaxInFlight,
+      concurrency: config.workerConcurrency, maxWaiting: config.workerMaxWaiting, slowAttemptMs: config.slowAttemptMs, attemptTimeoutMs: config.attemptTimeoutMs, endpointMaxInFlight: config.endpointMaxInFlight,
       health: { breakerThreshold: config.breakerThreshold, breakerCooldownMs: config.breakerCooldownMs, autoDisableAfterMs: config.autoDisableAfterMs },
       onEndpointDisabled: operational.endpointsDisabled,
       leaseMs: config.leaseMs, ...opts.worker,

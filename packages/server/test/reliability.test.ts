@@ -51,9 +51,10 @@ describe('circuit breaker', () => {
 
   it('opens at the threshold as results come back, before they are written', async () => {
     const clock = new ManualClock();
-    // One attempt at a time, and results written only when the batch is full (100) or a minute
-    // later: the worker has to count the failures itself to stop at the third.
-    const t = await herald({ clock, config: { breakerThreshold: 3, breakerCooldownMs: 60 * S }, worker: { concurrency: 1, completionDelayMs: 60_000, random: () => 0.5 } });
+    // One attempt at a time (one active and one waiting slot: a new endpoint takes a waiting one),
+    // and results written only when the batch is full (100) or a minute later: the worker has to
+    // count the failures itself to stop at the third.
+    const t = await herald({ clock, config: { breakerThreshold: 3, breakerCooldownMs: 60 * S }, worker: { concurrency: 1, maxWaiting: 1, completionDelayMs: 60_000, random: () => 0.5 } });
     await createTenant(t);
     const r = await receiver(500);
     const ep = await createEndpoint(t, 'acme', { url: r.url });

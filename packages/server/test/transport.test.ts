@@ -1,8 +1,10 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ThreadedTransport } from '../src/delivery/threaded-transport.js';
-import { HttpTransport } from '../src/delivery/transport.js';
+import { BODY_CUT_OFF, HttpTransport, type Transport } from '../src/delivery/transport.js';
 import { closedAfterEach } from './helpers.js';
 
 const local = { addressPolicy: { allowPrivateNetworks: true, allowCidrs: [] } };
@@ -94,5 +96,74 @@ describe('HTTP transport', () => {
     expect(res.errorKind).toBe('connection');
     expect(res.errorMessage).toMatch(/header/i);
     expect(receiver.requests).toHaveLength(0);
+  });
+});
+
+/** A receiver that answers `200` at once, then sends its body one byte every 50 ms (for at most a minute). */
+async function tricklingReceiver(): Promise<{ url: string; close(): Promise<void> }> {
+  const timers = new Set<NodeJS.Timeout>();
+  const server = http.createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.flushHeaders();
+    let sent = 0;
+    const timer = setInterval(() => {
+      if (++sent > 1200 || res.destroyed) {
+        clearInterval(timer);
+        timers.delete(timer);
+        res.end();
+      } else res.write('z');
+    }, 50);
+    timers.add(timer);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      for (const t of timers) clearInterval(t);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('one deadline for the whole attempt', () => {
+  const open = closedAfterEach();
+
+  for (const [name, make] of [['in this thread', () => new HttpTransport(local)], ['in a delivery thread', () => new ThreadedTransport(local, 1)]] as const) {
+    it(`a body trickled a byte at a time ends at timeout_ms, the status counting and the body cut off (${name})`, async () => {
+      const trickle = await tricklingReceiver();
+      open.open.push(trickle);
+      const transport: Transport = make();
+      open.open.push(transport);
+      // A thread's start-up is not the attempt's: warm it up first.
+      const warm = await open.receiver();
+      expect((await transport.send({ url: warm.url, headers: {}, body: '{}', timeoutMs: 5_000 })).statusCode).toBe(200);
+      const started = Date.now();
+      const res = await transport.send({ url: `${trickle.url}/hook`, headers: {}, body: '{}', timeoutMs: 1_000 });
+      const took = Date.now() - started;
+      // undici's body timer restarted on each byte: this took the receiver's whole minute.
+      expect(took).toBeGreaterThanOrEqual(950);
+      expect(took).toBeLessThan(1_600);
+      expect(res).toMatchObject({ statusCode: 200, errorKind: null });
+      expect(res.errorMessage).toContain(BODY_CUT_OFF);
+      expect(res.body).toMatch(/^z{5,25}$/);
+    });
+  }
+
+  it('time spent waiting for a pooled connection counts towards the deadline', async () => {
+    const hang = await open.receiver('hang');
+    const transport = new HttpTransport({ ...local, connectionsPerOrigin: 1 });
+    open.open.push(transport);
+    const started = Date.now();
+    // The first holds the origin's only connection; the second waits for it and must still end on time.
+    const [first, second] = await Promise.all([
+      transport.send({ url: `${hang.url}/a`, headers: {}, body: '{}', timeoutMs: 2_000 }),
+      transport.send({ url: `${hang.url}/b`, headers: {}, body: '{}', timeoutMs: 500 }),
+    ]);
+    expect(second).toMatchObject({ statusCode: null, errorKind: 'timeout' });
+    expect(second.durationMs).toBeLessThan(1_000);
+    expect(first).toMatchObject({ statusCode: null, errorKind: 'timeout' });
+    expect(Date.now() - started).toBeLessThan(2_600);
   });
 });

@@ -61,7 +61,18 @@ export const SETTINGS = {
     doc: 'allow endpoint URLs on loopback/private networks; development and tests only. The API checks URLs when they are saved, the worker again at every connect',
   },
   allowCidrs: { env: 'HERALD_ALLOW_CIDRS', default: [] as string[], defaultText: 'empty', parse: cidrList, roles: BOTH, doc: 'CIDRs allowed even when private networks are not (specific internal targets)' },
-  workerConcurrency: { env: 'HERALD_WORKER_CONCURRENCY', flag: '--concurrency <n>', default: 64, parse: int(1, 100_000), roles: WORKER, doc: 'delivery attempts in flight per process' },
+  workerConcurrency: {
+    env: 'HERALD_WORKER_CONCURRENCY', flag: '--concurrency <n>', default: 64, parse: int(1, 100_000), roles: WORKER,
+    doc: 'active slots per process: attempts in flight to endpoints that answer quickly, each counted until it finishes or turns `HERALD_SLOW_ATTEMPT_MS` old',
+  },
+  workerMaxWaiting: {
+    env: 'HERALD_WORKER_MAX_WAITING', default: 1000, parse: int(1, 100_000), roles: WORKER,
+    doc: "waiting slots per process: attempts in flight to endpoints that are new to the process, slow or timing out, and those that outgrew an active slot; bounds the process's sockets and memory (attempts beyond it stay queued)",
+  },
+  slowAttemptMs: {
+    env: 'HERALD_SLOW_ATTEMPT_MS', default: 1000, parse: int(10, 900_000), roles: WORKER,
+    doc: 'an attempt open this long moves from an active slot to a waiting one, and its endpoint to the waiting slots until it answers faster',
+  },
   deliveryThreads: {
     env: 'HERALD_DELIVERY_THREADS', default: 1, parse: int(0, 16), roles: WORKER,
     doc: 'threads that send the HTTP requests beside the event loop that claims and records deliveries (`0` sends from the main thread)',

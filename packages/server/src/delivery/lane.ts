@@ -1,3 +1,4 @@
+import { nextInFlightLimit, type Budget } from '../core/capacity.js';
 import type { EndpointHealthState } from '../core/endpoint-health.js';
 import type { WebhookEvent } from '../core/model.js';
 import type { DispatchEndpoint } from '../store/index.js';
@@ -14,10 +15,13 @@ export interface ReadyDelivery {
   probe: boolean;
 }
 
+/** How an attempt ended, as far as the endpoint's capacity is concerned. */
+export type AttemptOutcome = 'answered' | 'timeout' | 'other';
+
 /**
  * One endpoint as this worker process sees it: deliveries waiting for a slot, attempts in flight
- * (capped per endpoint so one slow receiver cannot take every slot), a token bucket for the
- * endpoint's rate limit, and its last known health.
+ * (capped per endpoint so one slow receiver cannot take every slot, and adaptively below that),
+ * a token bucket for the endpoint's rate limit, its standing (fast or not) and its last known health.
  */
 export class Lane {
   readonly queue: ReadyDelivery[] = [];
@@ -31,8 +35,16 @@ export class Lane {
   lastActive: number;
   /** When a blocked target was last logged for this endpoint (once a minute is enough to explain it). */
   blockedLoggedAt = -Infinity;
+  /**
+   * Attempts in flight allowed now, up to `cap` (AIMD, see nextInFlightLimit). A new endpoint
+   * starts at its cap: starting at one and earning slots delayed a burst to a new endpoint by
+   * several round trips, while the waiting slots already bound what unknown endpoints can hold.
+   */
+  private limit = Number.MAX_SAFE_INTEGER;
+  /** new: no attempt of it has ended in this process; fast: its last came back, any status, within `slowMs`; slow: otherwise. */
+  private standing: 'new' | 'fast' | 'slow' = 'new';
 
-  constructor(public endpoint: DispatchEndpoint, private readonly defaultCap: number, now: number) {
+  constructor(public endpoint: DispatchEndpoint, private readonly defaultCap: number, now: number, private readonly slowMs = Infinity) {
     this.health = endpoint.health;
     this.tokens = this.burst;
     this.refilledAt = now;
@@ -55,6 +67,29 @@ export class Lane {
     return endpoint.maxInFlight ?? defaultCap;
   }
 
+  /** Attempts in flight allowed now: the adaptive limit within the cap. */
+  get allowed(): number {
+    return Math.min(this.limit, this.cap);
+  }
+
+  /**
+   * The budget its next attempt draws on: active only while its last attempt came back quickly and
+   * none in flight has been open `slowMs` (a receiver that just started to hang).
+   */
+  budget(now: number): Budget {
+    return this.standing === 'fast' && !this.hasSlowAttempt(now) ? 'active' : 'waiting';
+  }
+
+  /** Known to be slow or hanging (not merely new): its queued rows are worth moving out of others' way. */
+  provenSlow(now: number): boolean {
+    return this.standing === 'slow' || this.hasSlowAttempt(now);
+  }
+
+  private hasSlowAttempt(now: number): boolean {
+    const oldest = this.inflight.values().next();
+    return !oldest.done && now - oldest.value >= this.slowMs;
+  }
+
   /**
    * Claimed deliveries this lane keeps in memory; beyond this they go back to the queue. Claims
    * skip a saturated lane and bring at most `defaultCap` per endpoint, so a claim never overfills it.
@@ -69,7 +104,7 @@ export class Lane {
 
   /** A full round of attempts is already waiting: claiming more for this endpoint would only hold them. */
   get saturated(): boolean {
-    return this.queue.length >= this.cap;
+    return this.queue.length >= this.allowed;
   }
 
   get isIdle(): boolean {
@@ -98,8 +133,10 @@ export class Lane {
     this.lastActive = now;
   }
 
-  finished(deliveryId: string, durationMs: number, now: number): void {
+  finished(deliveryId: string, durationMs: number, now: number, outcome: AttemptOutcome = 'other'): void {
     this.inflight.delete(deliveryId);
+    this.limit = nextInFlightLimit(this.limit, this.cap, outcome);
+    if (outcome !== 'other') this.standing = outcome === 'answered' && durationMs < this.slowMs ? 'fast' : 'slow';
     this.durationMs = this.durationMs === 0 ? durationMs : 0.8 * this.durationMs + 0.2 * durationMs;
     this.lastActive = now;
   }
@@ -119,7 +156,7 @@ export class Lane {
   isSlow(now: number, slowMs: number): boolean {
     const age = this.attemptMs(now);
     if (age >= slowMs) return true;
-    return this.durationMs === 0 && this.inflight.size >= this.cap && age >= slowMs / 10;
+    return this.durationMs === 0 && this.inflight.size >= this.allowed && age >= slowMs / 10;
   }
 
   /**
@@ -128,7 +165,7 @@ export class Lane {
    * too fast only means its deliveries are moved again.
    */
   perItemUs(now: number): number {
-    let us = (Math.max(this.attemptMs(now), 1) * 1000) / this.cap / 4;
+    let us = (Math.max(this.attemptMs(now), 1) * 1000) / this.allowed / 4;
     const rate = this.endpoint.rateLimit;
     if (rate) us = Math.max(us, 1_000_000 / rate);
     return Math.min(us, 30_000_000);

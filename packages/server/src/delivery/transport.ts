@@ -19,6 +19,8 @@ export interface OutboundResponse {
   errorKind: AttemptErrorKind | null;
   errorMessage: string | null;
   durationMs: number;
+  /** The deadline passed after the status line, before the body finished (see BODY_CUT_OFF). */
+  cutOff?: boolean;
 }
 
 /** What the worker sends attempts through: in this thread (`HttpTransport`) or in delivery threads. */
@@ -45,6 +47,8 @@ export interface TransportOptions {
 }
 
 const BLOCKED = 'HERALD_BLOCKED';
+/** An attempt's error message when the status line came in time but the body did not finish. */
+export const BODY_CUT_OFF = 'response body not finished within the timeout: the status counts, the body is what arrived';
 
 const notPublic = (hostname: string, answers: readonly { address: string }[]): string =>
   `${hostname} resolves to ${answers.map((a) => a.address).join(', ') || 'nothing'}, which is not a public address`;
@@ -91,6 +95,13 @@ export class HttpTransport implements Transport {
    * The POST through undici's dispatch API: no response stream or async iterator per attempt
    * (those were a tenth of the delivery thread's time), just the status, `Retry-After` and the
    * first `maxResponseBytes` of the body. A longer body is cut off by aborting the request.
+   *
+   * One deadline, `timeoutMs` from now, covers the whole attempt: waiting for a pooled connection,
+   * connecting, the response's status line and the body kept. undici's own timers restart on every
+   * chunk, so a receiver trickling its body a byte at a time held the attempt (and the worker's
+   * slot) indefinitely. At the deadline the attempt ends and the request is aborted: with no status
+   * line yet it is a timeout; with one, the status counts under the profile's rules (the receiver
+   * has answered) and the body kept so far is recorded with the message `BODY_CUT_OFF`.
    */
   private post(url: URL, req: OutboundRequest): Promise<Omit<OutboundResponse, 'durationMs'>> {
     const max = this.maxResponseBytes;
@@ -100,40 +111,52 @@ export class HttpTransport implements Transport {
       let statusCode = 0;
       let retryAfter: string | null = null;
       let settled = false;
+      let controller: Dispatcher.DispatchController | null = null;
       const settle = (r: Omit<OutboundResponse, 'durationMs'>) => {
         if (settled) return;
         settled = true;
+        clearTimeout(deadline);
         resolve(r);
       };
-      const answered = () => settle({
+      const answered = (cutOff: string | null = null) => settle({
         statusCode,
         body: Buffer.concat(chunks).subarray(0, max).toString('utf8'),
         retryAfter,
         errorKind: statusCode >= 200 && statusCode < 300 ? null : 'http',
-        errorMessage: null,
+        errorMessage: cutOff,
+        ...(cutOff ? { cutOff: true } : {}),
       });
       const failed = (err: unknown) => {
         const { kind, message } = classifyError(err);
         settle({ statusCode: null, body: null, retryAfter: null, errorKind: kind, errorMessage: message });
       };
+      const deadline = setTimeout(() => {
+        if (statusCode > 0) answered(`${BODY_CUT_OFF} (${req.timeoutMs} ms)`);
+        else settle({ statusCode: null, body: null, retryAfter: null, errorKind: 'timeout', errorMessage: `no response within ${req.timeoutMs} ms` });
+        // Not yet on a socket (queued for a connection, or connecting): aborted when it gets one.
+        controller?.abort(new Error('attempt deadline passed'));
+      }, req.timeoutMs);
       try {
         this.dispatch(url, req, {
-          onRequestStart() {},
+          onRequestStart(c) {
+            controller = c;
+            if (settled) c.abort(new Error('attempt deadline passed'));
+          },
           onResponseStart(_controller, status, headers) {
             statusCode = status;
             const value = headers['retry-after'];
             retryAfter = Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
           },
-          onResponseData(controller, chunk) {
+          onResponseData(c, chunk) {
             if (settled) return;
             chunks.push(chunk);
             size += chunk.length;
             if (size >= max) {
               answered();
-              controller.abort(new Error('response body longer than kept'));
+              c.abort(new Error('response body longer than kept'));
             }
           },
-          onResponseEnd: answered,
+          onResponseEnd: () => answered(),
           onResponseError: (_controller, err) => failed(err),
         });
       } catch (err) {
@@ -149,8 +172,7 @@ export class HttpTransport implements Transport {
       method: 'POST',
       headers: req.headers,
       body: req.body,
-      // undici's own timers (no AbortSignal per request); the connect timeout is the Agent's,
-      // so the worst case is connect + timeoutMs.
+      // The attempt's own deadline (see post) ends it first; these only close the socket behind it.
       headersTimeout: req.timeoutMs,
       bodyTimeout: req.timeoutMs,
     }, handler);

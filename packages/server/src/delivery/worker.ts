@@ -10,16 +10,21 @@ import type { FreshCandidate, FreshDeliveries, FreshHandOff } from '../services/
 import { isUnavailable, type Completion, type DispatchEndpoint, type PlannedDelivery, type Store } from '../store/index.js';
 import type { BusyEndpoint, ClaimedDelivery, HealthHooks } from '../store/queue.js';
 import { buildAttemptRequest } from './build-request.js';
-import { Lane, type ReadyDelivery } from './lane.js';
-import type { Transport } from './transport.js';
+import { Lane, type AttemptOutcome, type ReadyDelivery } from './lane.js';
+import { Slots } from './slots.js';
+import type { OutboundResponse, Transport } from './transport.js';
 
 export interface WorkerOptions {
   store: Store;
   transport: Transport;
   clock: Clock;
   logger: Logger;
-  /** Attempts in flight at once in this process. */
+  /** Active budget: attempts to fast endpoints counted as work at once in this process (see core/capacity.ts). */
   concurrency: number;
+  /** Waiting budget: attempts to endpoints not proven fast, and those open over `slowAttemptMs`, at once. */
+  maxWaiting: number;
+  /** An attempt open this long stops counting against `concurrency` (ms). */
+  slowAttemptMs: number;
   /** Deliveries claimed per query, and completions written per transaction. */
   batchSize?: number;
   /** Longest a finished attempt's result waits to be written with others (default 10 ms). */
@@ -45,6 +50,8 @@ const LANE_IDLE_MS = 60_000;
 const PUSH_BACK_EVERY_MS = 20;
 /** Attempts this slow (or hanging) make an endpoint's queued rows worth moving out of others' way. */
 const SLOW_ATTEMPT_MS = 250;
+/** Endpoints a claim skips at most (a list the query carries): thousands of hanging endpoints can be busy at once. */
+const MAX_SKIPPED = 2_000;
 /** Least time between claims that find nothing, unless new work is announced. */
 const EMPTY_CLAIM_PAUSE_MS = 5;
 /**
@@ -69,6 +76,7 @@ export class DeliveryWorker implements FreshDeliveries {
   private readonly endpointMaxInFlight: number;
   private readonly healthHooks: HealthHooks;
   private readonly random: () => number;
+  private readonly slots: Slots;
 
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
@@ -107,6 +115,7 @@ export class DeliveryWorker implements FreshDeliveries {
     this.endpointMaxInFlight = opts.endpointMaxInFlight;
     this.healthHooks = { policy: opts.health, onDisabled: opts.onEndpointDisabled };
     this.random = opts.random ?? Math.random;
+    this.slots = new Slots({ active: opts.concurrency, waiting: opts.maxWaiting, slowMs: opts.slowAttemptMs }, opts.clock, () => this.wakeLoop());
   }
 
   get isRunning(): boolean {
@@ -140,6 +149,7 @@ export class DeliveryWorker implements FreshDeliveries {
     if (this.renewTimer) clearInterval(this.renewTimer);
     if (this.tokenTimer) clearTimeout(this.tokenTimer);
     this.renewTimer = this.tokenTimer = null;
+    this.slots.stop();
   }
 
   /** Something became due now (e.g. an event was published): check the queue without waiting for the poll. */
@@ -161,12 +171,13 @@ export class DeliveryWorker implements FreshDeliveries {
     const taken = new Map<string, DispatchEndpoint>();
     const perEndpoint = new Map<string, number>();
     for (const { id, endpoint } of candidates) {
-      if (this.inflight + this.reservedTotal + taken.size >= this.concurrency) break;
       if (endpoint.fifo || endpoint.status !== 'enabled') continue;
       const lane = this.lanes.get(endpoint.id);
+      // The budget its attempt would use must have a slot free now (an endpoint new here: waiting).
+      if (this.slots.book.free(lane ? lane.budget(now) : 'waiting') <= this.reservedTotal + taken.size) continue;
       if (gate(lane?.health ?? endpoint.health, now).kind !== 'go') continue;
       const held = (lane ? lane.queue.length + lane.inflight.size : 0) + (this.reserved.get(endpoint.id) ?? 0) + (perEndpoint.get(endpoint.id) ?? 0);
-      if (held >= (lane ? lane.cap : Lane.capOf(endpoint, this.endpointMaxInFlight))) continue;
+      if (held >= (lane ? lane.allowed : Lane.capOf(endpoint, this.endpointMaxInFlight))) continue;
       taken.set(id, endpoint);
       perEndpoint.set(endpoint.id, (perEndpoint.get(endpoint.id) ?? 0) + 1);
     }
@@ -333,10 +344,13 @@ export class DeliveryWorker implements FreshDeliveries {
     return n;
   }
 
-  /** Buffered deliveries whose endpoint has a free slot: when few, it is time to claim more. */
+  /** Buffered deliveries whose endpoint and budget have a free slot: when few, it is time to claim more. */
   private dispatchableCount(): number {
+    const now = this.opts.clock.now();
     let n = 0;
-    for (const lane of this.lanes.values()) if (lane.inflight.size < lane.cap) n += lane.queue.length;
+    for (const lane of this.lanes.values()) {
+      if (lane.queue.length > 0 && lane.inflight.size < lane.allowed && this.slots.book.free(lane.budget(now)) > 0) n += lane.queue.length;
+    }
     return n;
   }
 
@@ -380,8 +394,9 @@ export class DeliveryWorker implements FreshDeliveries {
 
   /**
    * Starts attempts from the lanes, one per endpoint per round, so endpoints share the worker's
-   * slots fairly; an endpoint at its cap, out of rate tokens or held back by its breaker is
-   * skipped. Returns the number of attempts started.
+   * slots fairly; an endpoint at its limit, out of rate tokens or held back by its breaker is
+   * skipped, and so is one whose tenant has its share of the budget the attempt would use (see
+   * core/capacity.ts). Returns the number of attempts started.
    */
   private dispatchReady(): number {
     const now = this.opts.clock.now();
@@ -391,10 +406,11 @@ export class DeliveryWorker implements FreshDeliveries {
     let started = 0;
     let nextToken = Infinity;
     let progressed = true;
-    while (progressed && this.inflight < this.concurrency) {
+    const shares = this.slots.round(this.lanes.values(), now);
+    while (progressed && this.slots.anyFree) {
       progressed = false;
       for (const [id, lane] of this.lanes) {
-        if (this.inflight >= this.concurrency) break;
+        if (!this.slots.anyFree) break;
         if (lane.queue.length === 0) {
           if (lane.isIdle && lane.lastActive < now - LANE_IDLE_MS) this.lanes.delete(id);
           continue;
@@ -406,7 +422,10 @@ export class DeliveryWorker implements FreshDeliveries {
           for (const r of lane.queue.splice(0)) deferred.push({ id: r.delivery.id, until });
           continue;
         }
-        if (lane.inflight.size >= lane.cap) continue;
+        if (lane.inflight.size >= lane.allowed) continue;
+        const budget = lane.budget(now);
+        const tenant = lane.endpoint.tenantId;
+        if (!this.slots.book.canStart(tenant, budget, shares)) continue;
         const wait = lane.takeToken(now);
         if (wait > 0) {
           nextToken = Math.min(nextToken, wait);
@@ -421,11 +440,13 @@ export class DeliveryWorker implements FreshDeliveries {
         }
         this.inflight++;
         started++;
+        this.slots.start(r.delivery.id, tenant, budget, now);
         lane.started(r.delivery.id, now);
         // Round-robin: this endpoint goes to the back of the line.
         this.lanes.delete(id);
         this.lanes.set(id, lane);
         void this.attempt(lane, r).finally(() => {
+          this.slots.finish(r.delivery.id);
           this.inflight--;
           this.wakeLoop();
           this.checkIdle();
@@ -465,16 +486,19 @@ export class DeliveryWorker implements FreshDeliveries {
     const busy: string[] = [];
     const stuck: BusyEndpoint[] = [];
     for (const lane of this.lanes.values()) {
-      if (busy.length >= 500) break;
+      if (busy.length >= MAX_SKIPPED) break;
       const g = gate(lane.health, now);
       if (g.kind === 'wait') {
         busy.push(lane.endpoint.id);
         stuck.push({ id: lane.endpoint.id, keep: 0, startUs: (g.until - now) * 1000, perItemUs: 1000 });
       } else if (lane.saturated) {
         busy.push(lane.endpoint.id);
-        if (lane.isSlow(now, SLOW_ATTEMPT_MS)) {
+        // Slow or hanging, its next round is already in memory and may wait long for a waiting
+        // slot: move all its due rows, at its own pace.
+        const slow = lane.provenSlow(now);
+        if (slow || lane.isSlow(now, SLOW_ATTEMPT_MS)) {
           const perItemUs = lane.perItemUs(now);
-          stuck.push({ id: lane.endpoint.id, keep: lane.cap, startUs: (lane.queue.length + lane.inflight.size) * perItemUs, perItemUs });
+          stuck.push({ id: lane.endpoint.id, keep: slow ? 0 : lane.cap, startUs: (lane.queue.length + lane.inflight.size) * perItemUs, perItemUs });
         }
       }
     }
@@ -485,7 +509,7 @@ export class DeliveryWorker implements FreshDeliveries {
     const plain = busy.length === 0 && room >= limit / 4;
     const fairness = plain ? {} : { perEndpoint: this.endpointMaxInFlight, skipEndpoints: busy };
     let claimed = await store.queue.claim(this.id, now, now + this.leaseMs, plain ? room : limit, fairness);
-    if (claimed.length < limit && stuck.length > 0 && this.inflight < this.concurrency && now - this.lastPushBack >= PUSH_BACK_EVERY_MS) {
+    if (claimed.length < limit && stuck.length > 0 && this.slots.anyFree && now - this.lastPushBack >= PUSH_BACK_EVERY_MS) {
       this.lastPushBack = now;
       // While the whole front of the queue is such rows, keep clearing it (bounded).
       for (let round = 0; round < 10; round++) {
@@ -555,7 +579,7 @@ export class DeliveryWorker implements FreshDeliveries {
   private laneFor(endpoint: DispatchEndpoint, now: number, refreshed: Set<string>): Lane {
     let lane = this.lanes.get(endpoint.id);
     if (!lane) {
-      lane = new Lane(endpoint, this.endpointMaxInFlight, now);
+      lane = new Lane(endpoint, this.endpointMaxInFlight, now, this.opts.slowAttemptMs);
       this.lanes.set(endpoint.id, lane);
     } else if (!refreshed.has(endpoint.id)) {
       // As read, moved on by results not handed to a write yet (they cannot be in what was read).
@@ -578,7 +602,7 @@ export class DeliveryWorker implements FreshDeliveries {
       const request = buildAttemptRequest({ profile, endpoint, event, delivery, body, now: startedAt });
       const res = await transport.send({ url: endpoint.url, headers: request.headers, body: request.body, timeoutMs: this.timeoutFor(endpoint) });
       const finishedAt = clock.now();
-      lane.finished(delivery.id, res.durationMs, finishedAt);
+      lane.finished(delivery.id, res.durationMs, finishedAt, outcomeOf(res));
       const ok = res.errorKind === null;
       if (res.errorKind === 'blocked') this.explainBlocked(lane, delivery, res.errorMessage, finishedAt);
       const decision = decideAfterAttempt(
@@ -749,6 +773,15 @@ export class DeliveryWorker implements FreshDeliveries {
     }
     await this.flush();
   }
+}
+
+/**
+ * What an attempt says about its endpoint's capacity: it answered in time, it held its slot until
+ * the deadline (no answer, or a body still trickling in), or neither (refused, DNS, blocked).
+ */
+function outcomeOf(res: OutboundResponse): AttemptOutcome {
+  if (res.errorKind === 'timeout' || res.cutOff) return 'timeout';
+  return res.statusCode !== null ? 'answered' : 'other';
 }
 
 /** The event's body as `profile` sends it, serialised once per event and profile (`bodies` keeps them). */
