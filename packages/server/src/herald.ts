@@ -37,8 +37,6 @@ export interface HeraldOptions {
   mounts?: ApiMount[];
   /** Observe every address a delivery connects to. */
   onDial?: (host: string, address: string) => void;
-  /** Time a client has to send a whole request (default REQUEST_TIMEOUT_MS, 60 s); past it, 408. */
-  requestTimeoutMs?: number;
 }
 
 /** One Herald process: store, API and (unless disabled) the delivery worker. */
@@ -112,7 +110,7 @@ export class Herald {
         return { store: r.ok, worker: runWorker ? worker.isRunning : null, ...(r.ok ? {} : { reason: r.reason }) };
       },
     };
-    const app = await buildApp(api, logger, opts.mounts ?? allMounts, { requestTimeoutMs: opts.requestTimeoutMs });
+    const app = await buildApp(api, logger, opts.mounts ?? allMounts, { requestTimeoutMs: config.requestTimeoutMs });
     await app.ready();
     let listener: DueListener | null = null;
     if (runWorker) {

@@ -222,7 +222,7 @@ describe('endpoint URLs and headers', () => {
 
 describe('slow clients and unexpected errors', () => {
   it('answers 408 to a client trickling its body, within the request timeout, and writes nothing', async () => {
-    const t = await herald({ requestTimeoutMs: 1_000 });
+    const t = await herald({ config: { requestTimeoutMs: 1_000 } });
     await createTenant(t);
     const base = new URL(await t.herald.app.listen({ port: 0, host: '127.0.0.1' }));
     const before = await rowCounts(t);

@@ -33,18 +33,15 @@ export interface ApiMount {
   errors?: { prefix: string; handler: SurfaceErrorHandler };
 }
 
-/**
- * Time a client has to send a whole request, headers and body, from its first byte: a client
- * trickling a body is answered 408 and disconnected instead of holding a connection and its
- * buffers forever. 60 s is 16 MiB (the batch limit) at about 2 Mbit/s.
- */
-export const REQUEST_TIMEOUT_MS = 60_000;
 /** How often Node looks for requests past the timeout: the cut-off comes at most this much late. */
 const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 
 export interface AppOptions {
-  /** See REQUEST_TIMEOUT_MS. */
-  requestTimeoutMs?: number;
+  /**
+   * Time a client has to send a whole request (HERALD_REQUEST_TIMEOUT_MS): a client trickling a
+   * body is answered 408 and disconnected instead of holding a connection and its buffers forever.
+   */
+  requestTimeoutMs: number;
 }
 
 /**
@@ -67,8 +64,8 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
  * Builds the HTTP app without listening, so tests can use `inject()` and the server can decide
  * where to listen.
  */
-export async function buildApp(api: ApiContext, logger: Logger, mounts: ApiMount[] = [], opts: AppOptions = {}): Promise<FastifyInstance> {
-  const requestTimeout = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+export async function buildApp(api: ApiContext, logger: Logger, mounts: ApiMount[] = [], opts: AppOptions): Promise<FastifyInstance> {
+  const requestTimeout = opts.requestTimeoutMs;
   const errorHandlerFor = (url: string): SurfaceErrorHandler => mounts.find((m) => m.errors && url.startsWith(m.errors.prefix))?.errors?.handler ?? nativeErrorHandler;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,

@@ -107,6 +107,10 @@ export const SETTINGS = {
     env: 'HERALD_RETENTION_DAYS', default: 30, parse: int(0, 36_500), roles: WORKER,
     doc: 'finished events, deliveries and attempts older than this are deleted in small batches; `0` = keep forever',
   },
+  requestTimeoutMs: {
+    env: 'HERALD_REQUEST_TIMEOUT_MS', default: 60_000, parse: int(1000, 600_000), roles: API,
+    doc: 'time a client has to send a whole request, headers and body, from its first byte; past it `408` and the connection is closed (60 s is 16 MiB, the batch limit, at about 2 Mbit/s)',
+  },
   maxPayloadBytes: { env: 'HERALD_MAX_PAYLOAD_BYTES', default: 256 * 1024, parse: int(1024, 16 * 1024 * 1024), roles: API, doc: 'largest event `data` (bigger → `413`)' },
   secretRotationGraceMs: {
     env: 'HERALD_SECRET_ROTATION_GRACE_MS', default: DAY_MS, parse: int(0, 30 * DAY_MS), roles: API,
