@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { ApiKeyRepo } from './api-keys.js';
-import type { Availability } from './availability.js';
+import type { Availability, Outage } from './availability.js';
 import { openDatabase, type DialectName, type OpenOptions } from './connect.js';
 import { PG_QUERY_TIMEOUT_MS, type PgConnectionOptions } from './pg-connections.js';
 import { DeliveryRepo } from './deliveries.js';
@@ -90,13 +90,16 @@ export class Store {
    * from what was seen (no call that could wait on a dead server); otherwise it asks the database.
    */
   async readiness(): Promise<{ ok: true } | { ok: false; reason: string }> {
-    const outage = this.availability.current;
-    if (outage) return { ok: false, reason: `database unavailable since ${new Date(outage.since).toISOString()}: ${outage.reason}` };
+    const unavailable = (o: Outage) => ({ ok: false as const, reason: `database unavailable since ${new Date(o.since).toISOString()}: ${o.reason}` });
+    const known = this.availability.current;
+    if (known) return unavailable(known);
     try {
       await sql`SELECT 1`.execute(this.db);
       return { ok: true };
     } catch (err) {
-      return { ok: false, reason: `database check failed: ${describeUnavailable(err)}` };
+      // This check may be what noticed the outage: then say so as any later check would.
+      const outage = this.availability.current;
+      return outage ? unavailable(outage) : { ok: false, reason: `database check failed: ${describeUnavailable(err)}` };
     }
   }
 
