@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { ApiKeyRepo } from './api-keys.js';
-import type { Availability } from './availability.js';
+import type { Availability, Outage } from './availability.js';
 import { openDatabase, type DatabaseOptions, type DialectName, type ListenConnection, type StoreLogger } from './connect.js';
 import { PG_QUERY_TIMEOUT_MS } from './pg-connections.js';
 import { DEFAULTS } from '../config/index.js';
@@ -111,11 +111,14 @@ export class Store {
    * for a write (a read-only file, a standby or a read-only connection is not ready).
    */
   async readiness(): Promise<{ ok: true } | { ok: false; reason: string }> {
-    const outage = this.availability.current;
-    if (outage) return { ok: false, reason: `database unavailable since ${new Date(outage.since).toISOString()}: ${outage.reason}` };
+    const unavailable = (o: Outage) => ({ ok: false as const, reason: `database unavailable since ${new Date(o.since).toISOString()}: ${o.reason}` });
+    const known = this.availability.current;
+    if (known) return unavailable(known);
     const refused = await this.writeRefusal();
     if (!refused) return { ok: true };
-    return { ok: false, reason: `database check failed: ${describeUnavailable(refused)}` };
+    // This check may be what noticed the outage: then say so as any later check would.
+    const outage = this.availability.current;
+    return outage ? unavailable(outage) : { ok: false, reason: `database check failed: ${describeUnavailable(refused)}` };
   }
 
   /**
