@@ -172,7 +172,7 @@ export class EventRepo {
   private async insertKeyed(
     trx: Kysely<Database>, items: readonly EventToInsert[], candidates: readonly number[], events: readonly unknown[], out: (InsertedEvent | undefined)[],
   ): Promise<number[]> {
-    const inserted = new Set((await this.insertKeyedEvents.executeFlat<Database, { id: string }>(trx, events)).map((r) => r.id));
+    const inserted = new Set((await this.insertKeyedEvents.executeFlatReturning<Database, { id: string }>(trx, events)).map((r) => r.id));
     const written: number[] = [];
     for (const i of candidates) {
       const { event } = items[i]!;
