@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULTS, loadConfig } from '../src/config/index.js';
 import { openDatabase } from '../src/store/connect.js';
 import { prepareRepeatedStatements, StatementNames } from '../src/store/pg-prepared.js';
 import { PG_URL, TEST_SCHEMA_PREFIX } from './pg-setup.js';
@@ -128,8 +129,8 @@ describe('prepared statements on PostgreSQL', () => {
   it('is on for Herald\'s pool unless HERALD_PG_PREPARED_STATEMENTS=false', async () => {
     const url = new URL(PG_URL);
     url.searchParams.set('schema', schema);
-    const count = async () => {
-      const handle = openDatabase(url.toString());
+    const count = async (pgPreparedStatements = DEFAULTS.pgPreparedStatements) => {
+      const handle = openDatabase(url.toString(), { ...DEFAULTS, pgPreparedStatements });
       try {
         // Inside one transaction, so every call uses the same connection.
         return await handle.db.transaction().execute(async (trx) => {
@@ -141,11 +142,7 @@ describe('prepared statements on PostgreSQL', () => {
       }
     };
     expect(await count()).toBe(1);
-    process.env.HERALD_PG_PREPARED_STATEMENTS = 'false';
-    try {
-      expect(await count()).toBe(0);
-    } finally {
-      delete process.env.HERALD_PG_PREPARED_STATEMENTS;
-    }
+    // The setting reaches the store through the config module (which no longer leaves it to process.env).
+    expect(await count(loadConfig({ env: { HERALD_PG_PREPARED_STATEMENTS: 'false' } }).pgPreparedStatements)).toBe(0);
   });
 });
