@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { DialectName } from './connect.js';
 import { inIds } from './id-list.js';
 import { MultiRowStatement } from './multi-row.js';
