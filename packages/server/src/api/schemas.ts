@@ -6,7 +6,6 @@ import { MAX_PAGE_SIZE } from '../store/index.js';
 
 export const Nullable = <T extends TSchema>(s: T, options?: { description?: string }) => Type.Union([s, Type.Null()], options);
 const Time = Type.String({ format: 'date-time' });
-const StringMap = Type.Record(Type.String(), Type.String());
 const AnyJson = Type.Unknown();
 
 export const ErrorBody = Type.Object(

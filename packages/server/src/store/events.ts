@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { DialectName } from './connect.js';
 import { inIds } from './id-list.js';
 import { MultiRowStatement } from './multi-row.js';
@@ -176,7 +176,7 @@ export class EventRepo {
   private async insertKeyed(
     trx: Kysely<Database>, items: readonly EventToInsert[], candidates: readonly number[], events: readonly unknown[], out: (InsertedEvent | undefined)[],
   ): Promise<number[]> {
-    const inserted = new Set((await this.insertKeyedEvents.executeFlat<Database, { id: string }>(trx, events)).map((r) => r.id));
+    const inserted = new Set((await this.insertKeyedEvents.executeFlatReturning<Database, { id: string }>(trx, events)).map((r) => r.id));
     const written: number[] = [];
     for (const i of candidates) {
       const { event } = items[i]!;

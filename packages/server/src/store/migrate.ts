@@ -18,7 +18,12 @@ export async function migrateToLatest(db: Kysely<Database>, schema?: string, loc
     // the schema, tolerating processes that start at once (PostgreSQL's IF NOT EXISTS can still race).
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
+  let { error, results } = await migrator.migrateToLatest();
+  // Kysely's introspection reads the catalog of every schema in the database: another schema
+  // dropped meanwhile (another installation's, a test's) fails it with "schema … does not exist".
+  for (let retry = 0; error && otherSchemaDropped(error, schema) && retry < 3; retry++) {
+    ({ error, results } = await migrator.migrateToLatest());
+  }
   if (error) {
     const unknown = await unknownMigrations(db, schema).catch(() => []);
     if (unknown.length > 0) throw new StoreOpenError(newerSchema(location, unknown, LATEST_MIGRATION), { cause: error });
@@ -36,4 +41,9 @@ async function unknownMigrations(db: Kysely<Database>, schema?: string): Promise
   const q = (schema ? db.withSchema(schema) : db) as unknown as Kysely<{ [MIGRATION_TABLE]: { name: string } }>;
   const rows = await q.selectFrom(MIGRATION_TABLE).select('name').execute();
   return rows.map((r) => r.name).filter((n) => !known.has(n)).sort();
+}
+
+function otherSchemaDropped(error: unknown, schema = 'public'): boolean {
+  const e = error as { code?: unknown; message?: unknown };
+  return e.code === '3F000' && typeof e.message === 'string' && !e.message.includes(`"${schema}"`);
 }

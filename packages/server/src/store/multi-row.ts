@@ -45,15 +45,23 @@ export class MultiRowStatement {
     return out;
   }
 
-  /** Runs the statement over rows whose values are already flattened in column order, chunk by chunk; returns what they return. */
-  async executeFlat<DB, Row = unknown>(db: Kysely<DB>, values: readonly unknown[]): Promise<Row[]> {
-    const width = this.columns.length;
+  /** Runs the statement over rows whose values are already flattened in column order, chunk by chunk. */
+  async executeFlat<DB>(db: Kysely<DB>, values: readonly unknown[]): Promise<void> {
+    for (const q of this.flatQueries(values)) await db.executeQuery(q);
+  }
+
+  /** `executeFlat` for a statement with RETURNING: every chunk's rows, in order. */
+  async executeFlatReturning<DB, Row>(db: Kysely<DB>, values: readonly unknown[]): Promise<Row[]> {
     const out: Row[] = [];
-    for (const [start, size] of MultiRowStatement.spans(values.length / width)) {
-      const { rows } = await db.executeQuery(this.query<Row>(size, values.slice(start * width, (start + size) * width)));
-      for (const r of rows) out.push(r);
-    }
+    for (const q of this.flatQueries<Row>(values)) out.push(...(await db.executeQuery(q)).rows);
     return out;
+  }
+
+  private *flatQueries<Row>(values: readonly unknown[]): Generator<CompiledQuery<Row>> {
+    const width = this.columns.length;
+    for (const [start, size] of MultiRowStatement.spans(values.length / width)) {
+      yield this.query<Row>(size, values.slice(start * width, (start + size) * width));
+    }
   }
 
   /** The statement for `rows` rows, with their values flattened in column order (and any trailing parameter). */
